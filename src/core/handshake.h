@@ -1,0 +1,90 @@
+/* handshake: the opening handshakes of RFC 6455 section 4, both roles:
+ * building the client request and checking every rule of the server's
+ * answer (4.1), checking a client request and building the answer (4.2).
+ * Version 13 and the older 8 (hybi-08), subprotocols, permessage-deflate
+ * negotiation, redirects and 426 version retries. No I/O; nonces come from
+ * the caller. */
+#ifndef WSC_HANDSHAKE_H
+#define WSC_HANDSHAKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "deflate.h"
+#include "http.h"
+#include "url.h"
+
+#define HS_KEY_LEN 24    /* base64 of 16 bytes */
+#define HS_ACCEPT_LEN 28 /* base64 of a SHA-1 digest */
+
+struct hs_client {
+    const struct url *url;
+    unsigned version;                /* 13 or 8 */
+    const char *origin;              /* NULL: none */
+    const char *const *subprotocols; /* offered, in order */
+    size_t num_subprotocols;
+    const char *const *headers;      /* extra "Name: value" lines */
+    size_t num_headers;
+    const char *auth;                /* "user:pass" for Basic auth; NULL: none */
+    bool offer_deflate;
+    char key[HS_KEY_LEN + 1];
+};
+
+enum hs_outcome {
+    HS_ACCEPTED,      /* 101 and every check passed */
+    HS_REDIRECT,      /* 3xx with a Location */
+    HS_RETRY_VERSION, /* 426 naming a version we speak */
+    HS_REFUSED,       /* anything else; error says why */
+};
+
+struct hs_result {
+    enum hs_outcome outcome;
+    int status;
+    char subprotocol[128];
+    bool has_deflate;
+    struct ws_deflate_params deflate;
+    char location[4096];
+    unsigned retry_version;
+    char error[512];
+};
+
+/* Sets c->key from 16 random bytes. */
+void hs_client_set_key(struct hs_client *c, const uint8_t nonce[16]);
+int hs_build_request(const struct hs_client *c, struct buf *out);
+/* Judges the server's response head. Returns 0 when accepted, -1 otherwise
+ * (r->outcome says what to do). */
+int hs_check_response(const struct hs_client *c, const struct http_head *h, struct hs_result *r);
+
+/* Sec-WebSocket-Accept for a key: base64(SHA-1(key + GUID)). */
+void hs_accept_for_key(const char *key, size_t len, char out[HS_ACCEPT_LEN + 1]);
+
+struct hs_server {
+    const char *const *subprotocols; /* accepted, in preference order */
+    size_t num_subprotocols;
+    bool allow_deflate;
+};
+
+struct hs_server_result {
+    int status;        /* 101, or the error status to answer with */
+    unsigned version;
+    char accept[HS_ACCEPT_LEN + 1];
+    char subprotocol[128];
+    bool has_deflate;
+    struct ws_deflate_params deflate;
+    char extensions[256]; /* Sec-WebSocket-Extensions answer */
+    char error[256];
+};
+
+/* Checks a client's request (RFC 6455 4.2.1). Returns 0 when it can be
+ * accepted, -1 with r->status and r->error set otherwise. */
+int hs_check_request(const struct hs_server *s, const struct http_head *h,
+                     struct hs_server_result *r);
+/* The 101 answer, or the error answer for r->status. */
+int hs_build_response(const struct hs_server_result *r, struct buf *out);
+
+/* Base64 of n bytes into out (4 * ceil(n / 3) + 1 bytes). */
+void hs_base64(const uint8_t *p, size_t n, char *out);
+
+#endif

@@ -1,0 +1,68 @@
+#include "utf8.h"
+
+#include <string.h>
+
+/* Sets the state for the continuation bytes a lead byte announces.
+ * Returns false for bytes that never start a character: 80..C1 and F5..FF.
+ * The narrowed first ranges exclude overlong forms (E0, F0), surrogates (ED)
+ * and code points above U+10FFFF (F4). */
+static bool start_sequence(struct utf8_state *st, uint8_t c)
+{
+    st->lo = 0x80;
+    st->hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        st->need = 1;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        st->need = 2;
+        if (c == 0xE0)
+            st->lo = 0xA0;
+        else if (c == 0xED)
+            st->hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        st->need = 3;
+        if (c == 0xF0)
+            st->lo = 0x90;
+        else if (c == 0xF4)
+            st->hi = 0x8F;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static bool has_high_bit(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof(w));
+    return (w & UINT64_C(0x8080808080808080)) != 0;
+}
+
+size_t utf8_validate(struct utf8_state *st, const uint8_t *p, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        if (st->need == 0) {
+            while (len - i >= 8 && !has_high_bit(p + i))
+                i += 8;
+            if (i == len)
+                break;
+            uint8_t c = p[i];
+            if (c < 0x80) {
+                i++;
+                continue;
+            }
+            if (!start_sequence(st, c))
+                return i;
+            i++;
+            continue;
+        }
+        uint8_t c = p[i];
+        if (c < st->lo || c > st->hi)
+            return i;
+        st->need--;
+        st->lo = 0x80;
+        st->hi = 0xBF;
+        i++;
+    }
+    return len;
+}

@@ -1,0 +1,24 @@
+/* utf8: incremental UTF-8 validation (RFC 3629) that stops at the first
+ * invalid byte, even when a sequence is split across calls. Pure code. */
+#ifndef WSC_UTF8_H
+#define WSC_UTF8_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Zero-initialise; UTF8_ACCEPT means "between characters". */
+struct utf8_state {
+    uint8_t need;   /* continuation bytes still expected */
+    uint8_t lo, hi; /* allowed range of the next continuation byte */
+};
+
+/* Validates p[0, len) after what the state has seen. Returns len when every
+ * byte fits, else the offset of the first byte that cannot be part of valid
+ * UTF-8 (the state is then unspecified). */
+size_t utf8_validate(struct utf8_state *st, const uint8_t *p, size_t len);
+
+/* True when the text seen so far ends on a character boundary. */
+static inline bool utf8_is_complete(const struct utf8_state *st) { return st->need == 0; }
+
+#endif

@@ -1,0 +1,203 @@
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+int net_set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return -1;
+    return 0;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static void describe(const struct sockaddr *sa, char *out, size_t outlen)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const void *)sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+        port = ntohs(s6->sin6_port);
+        snprintf(out, outlen, "[%s]:%u", host, port);
+    } else {
+        const struct sockaddr_in *s4 = (const void *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+        port = ntohs(s4->sin_port);
+        snprintf(out, outlen, "%s:%u", host, port);
+    }
+}
+
+/* Connects one address, waiting at most until the deadline. */
+static int connect_one(const struct addrinfo *ai, long deadline, int *err_no)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+        *err_no = errno;
+        return -1;
+    }
+    if (net_set_nonblocking(fd) < 0)
+        goto fail;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        return fd;
+    if (errno != EINPROGRESS)
+        goto fail;
+    for (;;) {
+        long left = deadline - now_ms();
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            goto fail;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int r = poll(&p, 1, (int)left);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            goto fail;
+        if (r == 0)
+            continue;
+        int soerr = 0;
+        socklen_t len = sizeof(soerr);
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+            goto fail;
+        if (soerr) {
+            errno = soerr;
+            goto fail;
+        }
+        return fd;
+    }
+fail:
+    *err_no = errno;
+    close(fd);
+    return -1;
+}
+
+int net_connect(const char *host, unsigned port, int family, int timeout_ms, char *err,
+                size_t errlen)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
+    hints.ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
+    char service[8];
+    snprintf(service, sizeof(service), "%u", port);
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, service, &hints, &res);
+    if (rc == EAI_NONAME || rc == EAI_ADDRFAMILY || rc == EAI_NODATA || (rc == 0 && !res)) {
+        /* AI_ADDRCONFIG hides ::1 and 127.0.0.1 on hosts with loopback only */
+        hints.ai_flags = 0;
+        rc = getaddrinfo(host, service, &hints, &res);
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot resolve %s: %s", host,
+                 rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+        return -1;
+    }
+    long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 24L * 3600 * 1000);
+    int fd = -1, last_errno = 0;
+    char last_addr[80] = "";
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        describe(ai->ai_addr, last_addr, sizeof(last_addr));
+        fd = connect_one(ai, deadline, &last_errno);
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot connect to %s: %s", last_addr,
+                 last_errno == ETIMEDOUT ? "timed out" : strerror(last_errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
+int net_connect_unix(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        snprintf(err, errlen, "Unix socket path too long: %s", path);
+        return -1;
+    }
+    strcpy(sun.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+        net_set_nonblocking(fd) < 0) {
+        snprintf(err, errlen, "cannot connect to %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int net_listen(const char *addr, unsigned port, char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    char service[8];
+    snprintf(service, sizeof(service), "%u", port);
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(addr ? addr : "127.0.0.1", service, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot resolve %s: %s", addr, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0 ||
+        net_set_nonblocking(fd) < 0) {
+        char where[80];
+        describe(res->ai_addr, where, sizeof(where));
+        snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+int net_accept(int lfd, char *name, size_t namelen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int fd = accept(lfd, (struct sockaddr *)&ss, &len);
+    if (fd < 0)
+        return -1;
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (net_set_nonblocking(fd) < 0) {
+        close(fd);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    describe((struct sockaddr *)&ss, name, namelen);
+    return fd;
+}
+
+void net_local_name(int fd, char *name, size_t namelen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        snprintf(name, namelen, "?");
+    else
+        describe((struct sockaddr *)&ss, name, namelen);
+}

@@ -1,0 +1,22 @@
+/* net: sockets. Resolving and connecting with a timeout (every address in
+ * order, IPv6 and IPv4), Unix sockets, and listening. Knows nothing of HTTP
+ * or WebSocket framing. Errors come back as -1 with a message in err. */
+#ifndef WSC_NET_H
+#define WSC_NET_H
+
+#include <stddef.h>
+
+/* family: 0 for any, 4 or 6 to force one. Returns a non-blocking socket. */
+int net_connect(const char *host, unsigned port, int family, int timeout_ms, char *err,
+                size_t errlen);
+int net_connect_unix(const char *path, char *err, size_t errlen);
+/* Listens on addr:port (addr NULL: 127.0.0.1); returns a non-blocking socket. */
+int net_listen(const char *addr, unsigned port, char *err, size_t errlen);
+/* Accepts one connection as a non-blocking socket; names the peer in name.
+ * Returns -1 when none is waiting. */
+int net_accept(int lfd, char *name, size_t namelen);
+int net_set_nonblocking(int fd);
+/* The local address of a socket, as host:port or [v6]:port. */
+void net_local_name(int fd, char *name, size_t namelen);
+
+#endif

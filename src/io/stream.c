@@ -1,0 +1,107 @@
+#include "stream.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static ssize_t plain_read(struct stream *s, void *p, size_t n)
+{
+    for (;;) {
+        ssize_t r = read(s->fd, p, n);
+        if (r >= 0)
+            return r;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return STREAM_AGAIN;
+        snprintf(s->error, sizeof(s->error), "%s", strerror(errno));
+        return STREAM_ERROR;
+    }
+}
+
+static ssize_t plain_write(struct stream *s, const void *p, size_t n)
+{
+    for (;;) {
+        ssize_t r = send(s->fd, p, n, MSG_NOSIGNAL);
+        if (r >= 0)
+            return r;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return STREAM_AGAIN;
+        snprintf(s->error, sizeof(s->error), "%s", strerror(errno));
+        return STREAM_ERROR;
+    }
+}
+
+static size_t plain_pending(struct stream *s)
+{
+    return 0;
+}
+
+static void plain_shutdown(struct stream *s)
+{
+    shutdown(s->fd, SHUT_WR);
+}
+
+static void plain_free(struct stream *s)
+{
+}
+
+static const struct stream_ops plain_ops = {
+    plain_read, plain_write, plain_pending, plain_shutdown, plain_free,
+};
+
+struct stream *stream_new_plain(int fd)
+{
+    struct stream *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->ops = &plain_ops;
+    s->fd = fd;
+    return s;
+}
+
+ssize_t stream_read(struct stream *s, void *p, size_t n)
+{
+    return s->ops->read(s, p, n);
+}
+
+ssize_t stream_write(struct stream *s, const void *p, size_t n)
+{
+    return s->ops->write(s, p, n);
+}
+
+size_t stream_pending(struct stream *s)
+{
+    return s->ops->pending(s);
+}
+
+void stream_shutdown(struct stream *s)
+{
+    s->ops->shutdown(s);
+}
+
+void stream_free(struct stream *s)
+{
+    if (!s)
+        return;
+    s->ops->free(s);
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s);
+}
+
+short stream_poll_events(const struct stream *s, bool want_read, bool want_write)
+{
+    short ev = 0;
+    if (want_read)
+        ev |= s->read_wants_write ? POLLOUT : POLLIN;
+    if (want_write)
+        ev |= s->write_wants_read ? POLLIN : POLLOUT;
+    return ev;
+}

@@ -1,0 +1,260 @@
+#include "tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+struct tls_context {
+    SSL_CTX *ctx;
+    bool is_server;
+    bool is_insecure;
+    char *passphrase; /* owned copy for the callback */
+};
+
+static FILE *keylog;
+
+/* SSLKEYLOGFILE: the NSS key log format, as curl and browsers write it. */
+static void keylog_line(const SSL *ssl, const char *line)
+{
+    if (keylog) {
+        fprintf(keylog, "%s\n", line);
+        fflush(keylog);
+    }
+}
+
+static int passphrase_cb(char *buf, int size, int rwflag, void *userdata)
+{
+    const char *p = userdata;
+    if (!p)
+        return 0;
+    int n = (int)strlen(p);
+    if (n >= size)
+        return 0;
+    memcpy(buf, p, (size_t)n);
+    return n;
+}
+
+static void ssl_error_text(char *err, size_t errlen, const char *what)
+{
+    unsigned long e = ERR_get_error();
+    char detail[256] = "unknown error";
+    if (e)
+        ERR_error_string_n(e, detail, sizeof(detail));
+    ERR_clear_error();
+    snprintf(err, errlen, "%s: %s", what, detail);
+}
+
+struct tls_context *tls_context_new(const struct tls_options *o, char *err, size_t errlen)
+{
+    struct tls_context *t = calloc(1, sizeof(*t));
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    t->is_server = o->is_server;
+    t->is_insecure = o->is_insecure;
+    t->ctx = SSL_CTX_new(o->is_server ? TLS_server_method() : TLS_client_method());
+    if (!t->ctx) {
+        ssl_error_text(err, errlen, "cannot create a TLS context");
+        goto fail;
+    }
+    SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    const char *keylog_file = getenv("SSLKEYLOGFILE");
+    if (keylog_file && *keylog_file && !keylog) {
+        keylog = fopen(keylog_file, "a");
+        if (keylog)
+            SSL_CTX_set_keylog_callback(t->ctx, keylog_line);
+    }
+    if (o->passphrase) {
+        t->passphrase = strdup(o->passphrase);
+        SSL_CTX_set_default_passwd_cb(t->ctx, passphrase_cb);
+        SSL_CTX_set_default_passwd_cb_userdata(t->ctx, t->passphrase);
+    }
+    if (o->cert_file) {
+        if (SSL_CTX_use_certificate_chain_file(t->ctx, o->cert_file) != 1) {
+            ssl_error_text(err, errlen, "cannot load the certificate");
+            goto fail;
+        }
+        const char *key = o->key_file ? o->key_file : o->cert_file;
+        if (SSL_CTX_use_PrivateKey_file(t->ctx, key, SSL_FILETYPE_PEM) != 1) {
+            ssl_error_text(err, errlen, "cannot load the private key");
+            goto fail;
+        }
+        if (SSL_CTX_check_private_key(t->ctx) != 1) {
+            ssl_error_text(err, errlen, "the private key does not match the certificate");
+            goto fail;
+        }
+    } else if (o->is_server) {
+        snprintf(err, errlen, "a TLS server needs --cert and --key");
+        goto fail;
+    }
+    if (!o->is_server) {
+        static const unsigned char alpn[] = "\x08http/1.1";
+        SSL_CTX_set_alpn_protos(t->ctx, alpn, sizeof(alpn) - 1);
+        if (o->ca_file) {
+            if (SSL_CTX_load_verify_locations(t->ctx, o->ca_file, NULL) != 1) {
+                ssl_error_text(err, errlen, "cannot load the CA file");
+                goto fail;
+            }
+        } else if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
+            ssl_error_text(err, errlen, "cannot load the system trust store");
+            goto fail;
+        }
+        SSL_CTX_set_verify(t->ctx, o->is_insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+    } else if (o->ca_file) {
+        /* A listening server with --ca asks clients for a certificate. */
+        if (SSL_CTX_load_verify_locations(t->ctx, o->ca_file, NULL) != 1) {
+            ssl_error_text(err, errlen, "cannot load the CA file");
+            goto fail;
+        }
+        SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    }
+    return t;
+fail:
+    tls_context_free(t);
+    return NULL;
+}
+
+void tls_context_free(struct tls_context *t)
+{
+    if (!t)
+        return;
+    SSL_CTX_free(t->ctx);
+    free(t->passphrase);
+    free(t);
+}
+
+/* Describes a failed TLS operation, with the verification verdict when the
+ * certificate was the cause. */
+static void describe_failure(struct stream *s, SSL *ssl, int code)
+{
+    long verify = SSL_get_verify_result(ssl);
+    unsigned long e = ERR_peek_error();
+    s->is_tls_error = true;
+    if (verify != X509_V_OK) {
+        snprintf(s->error, sizeof(s->error), "TLS: certificate refused: %s",
+                 X509_verify_cert_error_string(verify));
+    } else if (e) {
+        char detail[200];
+        ERR_error_string_n(e, detail, sizeof(detail));
+        snprintf(s->error, sizeof(s->error), "TLS: %s", detail);
+    } else if (code == SSL_ERROR_SYSCALL && errno) {
+        snprintf(s->error, sizeof(s->error), "TLS: %s", strerror(errno));
+        s->is_tls_error = !SSL_is_init_finished(ssl) ? true : false;
+    } else {
+        snprintf(s->error, sizeof(s->error), "TLS: the connection ended unexpectedly");
+        s->is_tls_error = !SSL_is_init_finished(ssl);
+    }
+    ERR_clear_error();
+}
+
+/* Maps an SSL result to the stream convention. */
+static ssize_t finish(struct stream *s, SSL *ssl, int ok, size_t n, bool is_read)
+{
+    s->read_wants_write = s->write_wants_read = false;
+    if (ok)
+        return (ssize_t)n;
+    int code = SSL_get_error(ssl, 0);
+    switch (code) {
+    case SSL_ERROR_WANT_READ:
+        if (!is_read)
+            s->write_wants_read = true;
+        return STREAM_AGAIN;
+    case SSL_ERROR_WANT_WRITE:
+        if (is_read)
+            s->read_wants_write = true;
+        return STREAM_AGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_SYSCALL:
+        if (!ERR_peek_error() && errno == 0 && is_read && SSL_is_init_finished(ssl))
+            return 0; /* TCP closed without close_notify: the WebSocket layer judges it */
+        /* fall through */
+    default:
+        describe_failure(s, ssl, code);
+        return STREAM_ERROR;
+    }
+}
+
+static ssize_t tls_read(struct stream *s, void *p, size_t n)
+{
+    size_t got = 0;
+    errno = 0;
+    int ok = SSL_read_ex(s->impl, p, n, &got);
+    return finish(s, s->impl, ok, got, true);
+}
+
+static ssize_t tls_write(struct stream *s, const void *p, size_t n)
+{
+    size_t done = 0;
+    errno = 0;
+    int ok = SSL_write_ex(s->impl, p, n, &done);
+    return finish(s, s->impl, ok, done, false);
+}
+
+static size_t tls_pending(struct stream *s)
+{
+    return (size_t)SSL_pending(s->impl);
+}
+
+static void tls_shutdown(struct stream *s)
+{
+    if (SSL_is_init_finished(s->impl))
+        SSL_shutdown(s->impl);
+    ERR_clear_error();
+}
+
+static void tls_free(struct stream *s)
+{
+    SSL_free(s->impl);
+}
+
+static const struct stream_ops tls_ops = {
+    tls_read, tls_write, tls_pending, tls_shutdown, tls_free,
+};
+
+struct stream *stream_new_tls(struct tls_context *t, int fd, const char *host, char *err,
+                              size_t errlen)
+{
+    SSL *ssl = SSL_new(t->ctx);
+    struct stream *s = ssl ? calloc(1, sizeof(*s)) : NULL;
+    if (!s || SSL_set_fd(ssl, fd) != 1) {
+        ssl_error_text(err, errlen, "cannot start TLS");
+        SSL_free(ssl);
+        free(s);
+        return NULL;
+    }
+    if (t->is_server) {
+        SSL_set_accept_state(ssl);
+    } else {
+        SSL_set_connect_state(ssl);
+        unsigned char addr[16];
+        bool is_ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+        /* RFC 6066 3: SNI carries host names only, never IP addresses. */
+        if (!is_ip)
+            SSL_set_tlsext_host_name(ssl, host);
+        if (!t->is_insecure) {
+            X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+            int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, host)
+                           : X509_VERIFY_PARAM_set1_host(vp, host, 0);
+            if (ok != 1) {
+                ssl_error_text(err, errlen, "cannot set the host name to verify");
+                SSL_free(ssl);
+                free(s);
+                return NULL;
+            }
+        }
+    }
+    s->ops = &tls_ops;
+    s->fd = fd;
+    s->impl = ssl;
+    return s;
+}

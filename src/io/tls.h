@@ -1,0 +1,34 @@
+/* tls: OpenSSL behind the stream interface. Verification is on by default
+ * (system trust store, SSL_CERT_FILE and SSL_CERT_DIR honoured, or --ca),
+ * with SNI, host name or IP address checks, ALPN http/1.1 and TLS 1.2 at
+ * least. The handshake runs inside the first reads and writes, so the poll
+ * loop drives it like any other I/O. Knows nothing of WebSocket. */
+#ifndef WSC_TLS_H
+#define WSC_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "stream.h"
+
+struct tls_options {
+    bool is_server;
+    bool is_insecure;       /* -k: no certificate verification */
+    const char *ca_file;    /* --ca */
+    const char *cert_file;  /* --cert (a server's certificate when listening) */
+    const char *key_file;   /* --key */
+    const char *passphrase; /* --passphrase */
+};
+
+struct tls_context;
+
+/* Returns NULL with a one-line reason in err. */
+struct tls_context *tls_context_new(const struct tls_options *o, char *err, size_t errlen);
+void tls_context_free(struct tls_context *ctx);
+/* A TLS stream over a connected socket. host is the name to verify and send
+ * as SNI (client side; an IP address is checked against the certificate's
+ * IP entries). */
+struct stream *stream_new_tls(struct tls_context *ctx, int fd, const char *host, char *err,
+                              size_t errlen);
+
+#endif

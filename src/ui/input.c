@@ -1,0 +1,124 @@
+#include "input.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READ_SIZE (64 * 1024)
+
+void input_init(struct input *in, int fd, const struct options *opt, input_send_fn send,
+                void *ctx)
+{
+    memset(in, 0, sizeof(*in));
+    in->fd = fd;
+    in->mode = opt->input;
+    in->chunk = opt->chunk;
+    in->send = send;
+    in->ctx = ctx;
+    buf_init(&in->pending, INPUT_FRAGMENT + READ_SIZE);
+}
+
+void input_free(struct input *in)
+{
+    buf_free(&in->pending);
+}
+
+/* Sends p as the next frame of the current record. */
+static int send_piece(struct input *in, const uint8_t *p, size_t len, bool is_final)
+{
+    bool is_text = in->mode != INPUT_BINARY;
+    if (is_text) {
+        size_t ok = utf8_validate(&in->utf8, p, len);
+        if (ok < len || (is_final && !utf8_is_complete(&in->utf8))) {
+            snprintf(in->error, sizeof(in->error),
+                     "input record %llu is not valid UTF-8 (use -b to send binary)",
+                     (unsigned long long)in->record_no + 1);
+            return -1;
+        }
+    }
+    enum ws_opcode op = in->in_message ? WS_OP_CONT : is_text ? WS_OP_TEXT : WS_OP_BINARY;
+    if (in->send(in->ctx, op, is_final, p, len) != 0) {
+        snprintf(in->error, sizeof(in->error), "cannot send: the connection is closing");
+        return -1;
+    }
+    in->in_message = !is_final;
+    if (is_final) {
+        in->record_no++;
+        in->message_len = 0;
+        memset(&in->utf8, 0, sizeof(in->utf8));
+    } else {
+        in->message_len += len;
+    }
+    return 0;
+}
+
+/* Sends complete records from pending, and a fragment when it grew large. */
+static int drain(struct input *in)
+{
+    const uint8_t *p = buf_head(&in->pending);
+    size_t len = buf_size(&in->pending), used = 0;
+    if (in->mode == INPUT_BINARY) {
+        while (len - used > 0) {
+            size_t left_in_message = in->chunk - (size_t)in->message_len;
+            size_t n = len - used;
+            if (n >= left_in_message) {
+                if (send_piece(in, p + used, left_in_message, true) != 0)
+                    return -1;
+                used += left_in_message;
+            } else if (n >= INPUT_FRAGMENT) {
+                if (send_piece(in, p + used, n, false) != 0)
+                    return -1;
+                used += n;
+            } else {
+                break;
+            }
+        }
+    } else {
+        char delim = in->mode == INPUT_NUL ? '\0' : '\n';
+        for (;;) {
+            const uint8_t *end = memchr(p + used, delim, len - used);
+            if (!end)
+                break;
+            if (send_piece(in, p + used, (size_t)(end - (p + used)), true) != 0)
+                return -1;
+            used = (size_t)(end - p) + 1;
+        }
+        if (len - used >= INPUT_FRAGMENT) {
+            if (send_piece(in, p + used, len - used, false) != 0)
+                return -1;
+            used = len;
+        }
+    }
+    buf_consume(&in->pending, used);
+    return 0;
+}
+
+int input_read(struct input *in)
+{
+    uint8_t *dst = buf_reserve(&in->pending, READ_SIZE);
+    if (!dst) {
+        snprintf(in->error, sizeof(in->error), "out of memory reading input");
+        return -1;
+    }
+    ssize_t n = read(in->fd, dst, READ_SIZE);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return 0;
+    if (n < 0) {
+        snprintf(in->error, sizeof(in->error), "cannot read input: %s", strerror(errno));
+        return -1;
+    }
+    if (n == 0) {
+        in->is_eof = true;
+        /* The last record may lack its delimiter; an open message must end. */
+        size_t rest = buf_size(&in->pending);
+        if (rest || in->in_message) {
+            int r = send_piece(in, buf_head(&in->pending), rest, true);
+            buf_clear(&in->pending);
+            return r;
+        }
+        return 0;
+    }
+    buf_commit(&in->pending, (size_t)n);
+    return drain(in);
+}

@@ -1,0 +1,46 @@
+/* input: stdin in pipe mode turned into outgoing messages: lines, NUL-ended
+ * records or raw chunks. Memory stays bounded: a record longer than
+ * INPUT_FRAGMENT bytes leaves as a fragmented message while it streams in.
+ * Text is checked to be UTF-8 before any of it is sent. */
+#ifndef WSC_INPUT_H
+#define WSC_INPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "options.h"
+#include "utf8.h"
+#include "ws.h"
+
+#define INPUT_FRAGMENT (1024 * 1024)
+
+/* Sends one frame of a message; returns -1 when it cannot be sent. */
+typedef int (*input_send_fn)(void *ctx, enum ws_opcode op, bool is_final, const uint8_t *p,
+                             size_t len);
+
+struct input {
+    int fd;
+    enum input_mode mode;
+    size_t chunk;          /* -b: bytes per message */
+    struct buf pending;    /* bytes of the unfinished record; owned */
+    bool is_eof;
+    bool in_message;       /* a fragmented message is open */
+    uint64_t message_len;  /* -b: bytes of the open message sent so far */
+    uint64_t record_no;    /* records sent, for messages */
+    struct utf8_state utf8;
+    char error[160];
+    input_send_fn send;
+    void *ctx;
+};
+
+void input_init(struct input *in, int fd, const struct options *opt, input_send_fn send,
+                void *ctx);
+void input_free(struct input *in);
+/* Reads what stdin has (one read) and sends every complete record.
+ * Returns 0, or -1 with in->error set. At end of input in->is_eof is set
+ * and the unfinished record, if any, has been sent. */
+int input_read(struct input *in);
+
+#endif

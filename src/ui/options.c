@@ -1,0 +1,293 @@
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    OPT_HELP = 256, OPT_VERSION, OPT_BIND, OPT_ECHO, OPT_MAX_MESSAGE, OPT_TRACE,
+    OPT_NO_DEFLATE, OPT_CHUNK, OPT_BINARY_FORMAT, OPT_NO_INTERACTIVE, OPT_CONNECT_TIMEOUT,
+    OPT_HANDSHAKE_TIMEOUT, OPT_CLOSE_TIMEOUT, OPT_CA, OPT_CERT, OPT_KEY, OPT_PASSPHRASE,
+};
+
+struct option_spec {
+    const char *name;
+    int key;        /* short letter or OPT_ value */
+    const char *arg; /* NULL: no argument */
+    const char *help;
+};
+
+static const struct option_spec specs[] = {
+    {"connect", 'c', "URL", "connect to URL (the URL may also be given alone)"},
+    {"listen", 'l', "PORT", "listen on PORT (0: any free port) and play the server side"},
+    {"bind", OPT_BIND, "ADDR", "address to listen on (default 127.0.0.1)"},
+    {"header", 'H', "'NAME: VALUE'", "add a request header (repeatable)"},
+    {"origin", 'o', "ORIGIN", "send an Origin header"},
+    {"subprotocol", 's', "NAME", "offer (or, listening, accept) a subprotocol (repeatable)"},
+    {"protocol-version", 'p', "N", "WebSocket version to offer: 13 (default) or 8"},
+    {"connect-timeout", OPT_CONNECT_TIMEOUT, "SEC", "give up connecting after SEC (default 10)"},
+    {"handshake-timeout", OPT_HANDSHAKE_TIMEOUT, "SEC",
+     "give up the opening handshake after SEC (default 10)"},
+    {"close-timeout", OPT_CLOSE_TIMEOUT, "SEC",
+     "wait at most SEC for the peer's close reply (default 5)"},
+    {"ipv4", '4', NULL, "use IPv4 only"},
+    {"ipv6", '6', NULL, "use IPv6 only"},
+    {"insecure", 'k', NULL, "do not verify the server's certificate"},
+    {"no-check", 'n', NULL, "the same as --insecure"},
+    {"ca", OPT_CA, "FILE", "trust the CA certificates in FILE instead of the system's"},
+    {"cert", OPT_CERT, "FILE", "client certificate (listening: the server's certificate)"},
+    {"key", OPT_KEY, "FILE", "private key for --cert"},
+    {"passphrase", OPT_PASSPHRASE, "P", "passphrase of the private key"},
+    {"no-deflate", OPT_NO_DEFLATE, NULL, "do not offer permessage-deflate"},
+    {"max-message", OPT_MAX_MESSAGE, "BYTES",
+     "largest incoming message (default 268435456; 0: no limit)"},
+    {"execute", 'x', "MSG", "send MSG after connecting, before stdin (repeatable)"},
+    {"wait", 'w', "SEC", "after stdin ends, keep receiving for SEC (-1: until the peer closes)"},
+    {"one", '1', NULL, "send at most one message, print the first one received, close"},
+    {"echo", OPT_ECHO, NULL, "answer every message with an identical one"},
+    {"binary", 'b', NULL, "stdin is raw bytes, sent as binary messages"},
+    {"chunk", OPT_CHUNK, "BYTES", "with -b, bytes per message (default 65536)"},
+    {"null", '0', NULL, "stdin holds NUL-terminated records instead of lines"},
+    {"binary-format", OPT_BINARY_FORMAT, "FMT",
+     "show binary messages as hex, base64 or raw (default: hex on a terminal, raw otherwise)"},
+    {"show-ping-pong", 'P', NULL, "show pings and pongs"},
+    {"interactive", 'i', NULL, "interactive mode even when stdin is not a terminal"},
+    {"no-interactive", OPT_NO_INTERACTIVE, NULL, "pipe mode even on a terminal"},
+    {"verbose", 'v', NULL, "show the handshake and negotiated options on stderr"},
+    {"trace", OPT_TRACE, NULL, "show every frame both ways on stderr"},
+    {"quiet", 'q', NULL, "print nothing on stderr but errors"},
+    {"help", OPT_HELP, NULL, "show this help"},
+    {"version", OPT_VERSION, NULL, "show the version"},
+};
+#define NUM_SPECS (sizeof(specs) / sizeof(specs[0]))
+
+static void print_help(void)
+{
+    printf("Usage: wsc [options] URL\n"
+           "       wsc [options] -l PORT\n"
+           "A WebSocket client (and server) for terminals and pipelines.\n\n");
+    for (size_t i = 0; i < NUM_SPECS; i++) {
+        const struct option_spec *s = &specs[i];
+        char left[64];
+        char shortname[8] = "    ";
+        if (s->key < 256)
+            snprintf(shortname, sizeof(shortname), "-%c, ", s->key);
+        snprintf(left, sizeof(left), "%s--%s%s%s", shortname, s->name, s->arg ? " " : "",
+                 s->arg ? s->arg : "");
+        printf("  %-32s %s\n", left, s->help);
+    }
+    printf("\nExit status: 0 normal close, 1 error, 2 usage, 3 cannot connect,\n"
+           "4 handshake refused, 5 protocol error by the peer, 6 the peer closed\n"
+           "with a code other than 1000 or 1001. See wsc(1).\n");
+}
+
+static int usage(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
+{
+    snprintf(err, errlen, fmt, a, b);
+    return OPTIONS_USAGE;
+}
+
+static int parse_seconds(const char *s, double *out, bool allow_negative)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || isnan(v) || isinf(v) || (v < 0 && !(allow_negative && v == -1)))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-' || *s == '+')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int add_list(const char **list, size_t *n, const char *v)
+{
+    if (*n == OPT_MAX_LIST)
+        return -1;
+    list[(*n)++] = v;
+    return 0;
+}
+
+static enum options_result apply(struct options *o, int key, const char *arg,
+                                 const char *name, char *err, size_t errlen)
+{
+    uint64_t u;
+    switch (key) {
+    case 'c':
+        o->url = arg;
+        break;
+    case 'l':
+        if (parse_uint(arg, 65535, &u))
+            return usage(err, errlen, "--%s: bad port '%s' (0-65535)", name, arg);
+        o->listen_port = (unsigned)u;
+        o->is_listen = true;
+        break;
+    case OPT_BIND: o->bind = arg; break;
+    case 'H':
+        if (!strchr(arg, ':') || arg[0] == ':' || strpbrk(arg, "\r\n"))
+            return usage(err, errlen, "--%s: expected 'Name: value', got '%s'", name, arg);
+        if (add_list(o->headers, &o->num_headers, arg))
+            return usage(err, errlen, "--%s: too many%s", name, "");
+        break;
+    case 'o': o->origin = arg; break;
+    case 's':
+        if (!*arg || strpbrk(arg, " ,\t\r\n"))
+            return usage(err, errlen, "--%s: bad subprotocol name '%s'", name, arg);
+        if (add_list(o->subprotocols, &o->num_subprotocols, arg))
+            return usage(err, errlen, "--%s: too many%s", name, "");
+        break;
+    case 'p':
+        if (strcmp(arg, "13") && strcmp(arg, "8"))
+            return usage(err, errlen, "--%s: version '%s' is not 13 or 8", name, arg);
+        o->version = (unsigned)atoi(arg);
+        break;
+    case OPT_CONNECT_TIMEOUT:
+    case OPT_HANDSHAKE_TIMEOUT:
+    case OPT_CLOSE_TIMEOUT: {
+        double v;
+        if (parse_seconds(arg, &v, false))
+            return usage(err, errlen, "--%s: bad number of seconds '%s'", name, arg);
+        *(key == OPT_CONNECT_TIMEOUT     ? &o->connect_timeout
+          : key == OPT_HANDSHAKE_TIMEOUT ? &o->handshake_timeout
+                                         : &o->close_timeout) = v;
+        break;
+    }
+    case '4': o->family = 4; break;
+    case '6': o->family = 6; break;
+    case OPT_NO_DEFLATE: o->no_deflate = true; break;
+    case 'k':
+    case 'n': o->is_insecure = true; break;
+    case OPT_CA: o->ca_file = arg; break;
+    case OPT_CERT: o->cert_file = arg; break;
+    case OPT_KEY: o->key_file = arg; break;
+    case OPT_PASSPHRASE: o->passphrase = arg; break;
+    case OPT_MAX_MESSAGE:
+        if (parse_uint(arg, UINT64_MAX, &u))
+            return usage(err, errlen, "--%s: bad size '%s'", name, arg);
+        o->max_message = u;
+        break;
+    case 'x':
+        if (add_list(o->execute, &o->num_execute, arg))
+            return usage(err, errlen, "--%s: too many%s", name, "");
+        break;
+    case 'w':
+        if (parse_seconds(arg, &o->wait, true))
+            return usage(err, errlen, "--%s: bad number of seconds '%s' (or -1)", name, arg);
+        o->has_wait = true;
+        break;
+    case '1': o->is_one = true; break;
+    case OPT_ECHO: o->is_echo = true; break;
+    case 'b': o->input = INPUT_BINARY; break;
+    case '0': o->input = INPUT_NUL; break;
+    case OPT_CHUNK:
+        if (parse_uint(arg, SIZE_MAX / 2, &u) || u == 0)
+            return usage(err, errlen, "--%s: bad size '%s'", name, arg);
+        o->chunk = (size_t)u;
+        break;
+    case OPT_BINARY_FORMAT:
+        if (!strcmp(arg, "hex"))
+            o->binary_format = BIN_HEX;
+        else if (!strcmp(arg, "base64"))
+            o->binary_format = BIN_BASE64;
+        else if (!strcmp(arg, "raw"))
+            o->binary_format = BIN_RAW;
+        else
+            return usage(err, errlen, "--%s: '%s' is not hex, base64 or raw", name, arg);
+        break;
+    case 'P': o->show_ping_pong = true; break;
+    case 'i': o->interactive = TRI_YES; break;
+    case OPT_NO_INTERACTIVE: o->interactive = TRI_NO; break;
+    case 'v': o->verbose++; break;
+    case OPT_TRACE: o->is_trace = true; break;
+    case 'q': o->is_quiet = true; break;
+    case OPT_HELP: print_help(); return OPTIONS_EXIT_OK;
+    case OPT_VERSION: printf("wsc " PACKAGE_VERSION "\n"); return OPTIONS_EXIT_OK;
+    default: return OPTIONS_USAGE;
+    }
+    return OPTIONS_RUN;
+}
+
+static const struct option_spec *find_spec(int key)
+{
+    for (size_t i = 0; i < NUM_SPECS; i++)
+        if (specs[i].key == key)
+            return &specs[i];
+    return NULL;
+}
+
+enum options_result options_parse(int argc, char **argv, struct options *o, char *err,
+                                  size_t errlen)
+{
+    memset(o, 0, sizeof(*o));
+    o->version = 13;
+    o->chunk = 65536;
+    o->max_message = 256u << 20;
+    o->connect_timeout = 10;
+    o->handshake_timeout = 10;
+    o->close_timeout = 5;
+
+    struct option longopts[NUM_SPECS + 1];
+    char shortopts[3 * NUM_SPECS + 2] = "+:";
+    size_t k = strlen(shortopts);
+    for (size_t i = 0; i < NUM_SPECS; i++) {
+        longopts[i] = (struct option){specs[i].name, specs[i].arg ? required_argument : no_argument,
+                                      NULL, specs[i].key};
+        if (specs[i].key < 256) {
+            shortopts[k++] = (char)specs[i].key;
+            if (specs[i].arg)
+                shortopts[k++] = ':';
+        }
+    }
+    shortopts[k] = 0;
+    memset(&longopts[NUM_SPECS], 0, sizeof(longopts[0]));
+
+    /* Options may come before or after the URL: collect operands as we go. */
+    const char *operands[4];
+    size_t num_operands = 0;
+    opterr = 0;
+    optind = 1;
+    while (optind < argc) {
+        int key = getopt_long(argc, argv, shortopts, longopts, NULL);
+        if (key == -1) {
+            if (num_operands == 4)
+                return usage(err, errlen, "too many arguments: '%s'%s", argv[optind], "");
+            operands[num_operands++] = argv[optind++];
+            continue;
+        }
+        if (key == '?') {
+            const char *bad = argv[optind - 1];
+            if (optopt && optopt < 256)
+                return usage(err, errlen, "unknown option '-%c'%s", (char[]){(char)optopt, 0}, "");
+            return usage(err, errlen, "unknown option '%s'%s", bad, "");
+        }
+        if (key == ':')
+            return usage(err, errlen, "option '%s' needs an argument%s", argv[optind - 1], "");
+        const struct option_spec *s = find_spec(key);
+        enum options_result r = apply(o, key, optarg, s ? s->name : "?", err, errlen);
+        if (r != OPTIONS_RUN)
+            return r;
+    }
+    if (num_operands > 1 || (num_operands == 1 && o->url))
+        return usage(err, errlen, "more than one URL: '%s'%s", operands[num_operands - 1], "");
+    if (num_operands == 1)
+        o->url = operands[0];
+    if (!o->url && !o->is_listen)
+        return usage(err, errlen, "no URL given (try 'wsc --help')%s%s", "", "");
+    if (o->url && o->is_listen)
+        return usage(err, errlen, "a URL and --listen cannot be combined%s%s", "", "");
+    return OPTIONS_RUN;
+}

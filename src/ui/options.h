@@ -1,0 +1,61 @@
+/* options: the command line. One table holds every option (names, argument,
+ * help text); getopt_long's table and --help are both made from it. */
+#ifndef WSC_OPTIONS_H
+#define WSC_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum binary_format { BIN_AUTO, BIN_HEX, BIN_BASE64, BIN_RAW };
+enum input_mode { INPUT_LINES, INPUT_NUL, INPUT_BINARY };
+enum tri { TRI_AUTO, TRI_YES, TRI_NO };
+
+#define OPT_MAX_LIST 32
+
+struct options {
+    const char *url;
+    bool is_listen;
+    unsigned listen_port;       /* 0: any free port */
+    const char *bind;
+    const char *headers[OPT_MAX_LIST];
+    size_t num_headers;
+    const char *origin;
+    const char *subprotocols[OPT_MAX_LIST];
+    size_t num_subprotocols;
+    unsigned version;
+    const char *execute[OPT_MAX_LIST];
+    size_t num_execute;
+    double wait;                /* seconds after stdin EOF; <0: until the server closes */
+    bool has_wait;
+    bool is_quiet;
+    int verbose;
+    bool is_trace;
+    bool is_echo;
+    bool is_one;
+    bool show_ping_pong;
+    bool no_deflate;
+    enum input_mode input;
+    size_t chunk;
+    uint64_t max_message;
+    enum binary_format binary_format;
+    enum tri interactive;
+    int family;                 /* 0, 4 or 6 */
+    double connect_timeout;
+    double handshake_timeout;
+    double close_timeout;
+    bool is_insecure;
+    const char *ca_file;
+    const char *cert_file;
+    const char *key_file;
+    const char *passphrase;
+};
+
+enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_USAGE };
+
+/* Fills o from argv. Prints --help or --version itself (OPTIONS_EXIT_OK) and
+ * writes a one-line error into err for OPTIONS_USAGE. */
+enum options_result options_parse(int argc, char **argv, struct options *o, char *err,
+                                  size_t errlen);
+
+#endif

@@ -1,0 +1,55 @@
+/* output: renders what arrives for a person or a pipe. Message bodies go to
+ * stdout through one buffer flushed once per loop turn (at once on a
+ * terminal); notes and errors go to stderr. Text is shown as is in a pipe
+ * and with control characters escaped on a terminal; binary as a hex dump
+ * on a terminal and raw bytes in a pipe, unless --binary-format says. */
+#ifndef WSC_OUTPUT_H
+#define WSC_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "options.h"
+#include "ws.h"
+
+struct output {
+    struct buf out;          /* stdout bytes not yet written; owned */
+    bool is_tty;
+    bool is_interactive;     /* stdin is the console: prompt, "< " before messages */
+    bool is_quiet;
+    bool show_ping_pong;
+    bool is_trace;
+    enum binary_format binary;
+    /* the message being shown */
+    bool is_text;
+    uint64_t offset;         /* hex dump: bytes of the message so far */
+    uint8_t line[16];        /* hex dump: bytes of the unfinished line */
+    size_t line_len;
+    uint8_t b64[3];          /* base64: bytes waiting for a full group */
+    size_t b64_len;
+    bool failed;             /* stdout is gone (EPIPE) or broken */
+    int error_no;
+};
+
+void output_init(struct output *o, const struct options *opt);
+void output_free(struct output *o);
+
+void output_message_begin(struct output *o, enum ws_opcode op);
+void output_message_data(struct output *o, const uint8_t *p, size_t len);
+void output_message_end(struct output *o);
+void output_control(struct output *o, enum ws_opcode op, const uint8_t *p, size_t len);
+void output_frame(struct output *o, bool is_outgoing, const struct ws_frame_header *h,
+                  const uint8_t *preview, size_t preview_len);
+
+/* Writes what is buffered; returns -1 once stdout has failed. */
+int output_flush(struct output *o);
+/* True when enough is buffered that a flush is due before reading more. */
+bool output_wants_flush(const struct output *o);
+
+/* "wsc: ..." notes on stderr, silenced by -q; errors always shown. */
+void note(const struct output *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void error_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
