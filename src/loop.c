@@ -301,8 +301,10 @@ static void verbose_head(const struct loop *l, char dir, const char *head, size_
 
 static void feed_engine(struct peer *p, uint8_t *data, size_t len)
 {
-    if (ws_feed(&p->ws, data, len) != 0 && p->ws.state == WS_STATE_FAILED &&
-        p->res.kind == END_NONE) {
+    int rc = ws_feed(&p->ws, data, len);
+    if (rc != 0 && shows_messages(p->loop))
+        output_message_abort(p->loop->out);
+    if (rc != 0 && p->ws.state == WS_STATE_FAILED && p->res.kind == END_NONE) {
         p->res.kind = END_PROTOCOL;
         snprintf(p->res.message, sizeof(p->res.message), "%s", p->ws.error.reason);
         p->res.sent_code = p->ws.error.code;
@@ -943,6 +945,7 @@ void loop_run_client(struct stream *s, const struct options *opt, struct hs_clie
             break;
         }
     }
+    output_message_abort(out); /* a message cut off by the end of the connection */
     output_flush(out);
     *res = p->res;
     if (res->kind == END_NONE)

@@ -24,7 +24,7 @@ uint8_t *buf_reserve(struct buf *b, size_t n)
 {
     if (b->off == b->len)
         b->off = b->len = 0;
-    if (b->cap - b->len >= n)
+    if (b->data && b->cap - b->len >= n)
         return b->data + b->len;
     size_t used = b->len - b->off;
     if (n > b->max || used > b->max - n)
@@ -76,4 +76,9 @@ void buf_consume(struct buf *b, size_t n)
     b->off += n;
     if (b->off >= b->len)
         b->off = b->len = 0;
+}
+
+void buf_drop_tail(struct buf *b, size_t n)
+{
+    b->len = n < b->len - b->off ? b->len - n : b->off;
 }

@@ -25,9 +25,15 @@ uint8_t *buf_reserve(struct buf *b, size_t n);
 void buf_commit(struct buf *b, size_t n);
 int buf_append(struct buf *b, const void *p, size_t n);
 void buf_consume(struct buf *b, size_t n);
+/* Removes the last n bytes. */
+void buf_drop_tail(struct buf *b, size_t n);
 void buf_clear(struct buf *b);
 
-static inline const uint8_t *buf_head(const struct buf *b) { return b->data + b->off; }
+/* Never NULL, so that memcpy(dst, buf_head(b), 0) stays defined. */
+static inline const uint8_t *buf_head(const struct buf *b)
+{
+    return b->data ? b->data + b->off : (const uint8_t *)"";
+}
 static inline size_t buf_size(const struct buf *b) { return b->len - b->off; }
 
 #endif

@@ -111,6 +111,8 @@ static void parse_close(const char *p, const char *end, struct command *c)
     c->kind = CMD_CLOSE;
     c->code = WS_CLOSE_NORMAL;
     p = skip_blanks(p, end);
+    c->text = p;
+    c->len = 0;
     if (p == end)
         return;
     unsigned long code;
@@ -199,8 +201,10 @@ static void parse_raw(const char *p, const char *end, struct command *c)
         while (p < end && *p != ' ' && *p != '\t')
             p++;
         const char *eq = memchr(w, '=', (size_t)(p - w));
-        if (w == p || !eq)
+        if (w == p || !eq) {
+            p = w; /* not a setting: the payload starts here */
             break;
+        }
         size_t klen = (size_t)(eq - w), vlen = (size_t)(p - eq - 1);
         const char *v = eq + 1;
         unsigned long num;
@@ -266,11 +270,12 @@ void command_parse(const char *line, size_t len, struct command *c)
     size_t n = (size_t)(p - w);
     const char *arg = skip_blanks(p, end);
     if (word_is(w, n, "/ping") || word_is(w, n, "/pong")) {
-        c->kind = w[3] == 'n' ? CMD_PING : CMD_PONG;
+        c->kind = w[2] == 'i' ? CMD_PING : CMD_PONG;
         c->text = arg;
         c->len = (size_t)(end - arg);
         if (c->len > WS_MAX_CONTROL)
-            set_error(c, "%s: control frame payloads are at most 125 bytes", w[3] == 'n' ? "/ping" : "/pong");
+            set_error(c, "%s: control frame payloads are at most 125 bytes",
+                      c->kind == CMD_PING ? "/ping" : "/pong");
     } else if (word_is(w, n, "/close")) {
         parse_close(p, end, c);
     } else if (word_is(w, n, "/fragment")) {

@@ -275,7 +275,8 @@ int hs_check_request(const struct hs_server *s, const struct http_head *h,
                      struct hs_server_result *r)
 {
     memset(r, 0, sizeof(*r));
-    if (!http_equals(h->method, h->method_len, "GET"))
+    /* RFC 9110 9.1: methods are case-sensitive */
+    if (h->method_len != 3 || memcmp(h->method, "GET", 3) != 0)
         return reject(r, 405, "method %.*s is not GET", (int)h->method_len, h->method);
     if (h->minor_version < 1)
         return reject(r, 400, "RFC 6455 4.1: the request is not HTTP/1.1");

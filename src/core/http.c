@@ -92,12 +92,14 @@ static int parse_headers(const char *p, const char *end, struct http_head *h)
     return 0;
 }
 
+/* Returns 1 with *head set when the head is complete within max bytes, or
+ * HTTP_INCOMPLETE or HTTP_TOO_LARGE. */
 static int head_bounds(const char *buf, size_t len, size_t max, size_t *head)
 {
     size_t scan = len < max ? len : max;
     *head = head_length(buf, scan);
     if (*head)
-        return 0;
+        return 1;
     return len >= max ? HTTP_TOO_LARGE : HTTP_INCOMPLETE;
 }
 
@@ -105,7 +107,7 @@ int http_parse_response(const char *buf, size_t len, size_t max, struct http_hea
 {
     size_t head;
     int r = head_bounds(buf, len, max, &head);
-    if (r != 0)
+    if (r != 1)
         return r;
     memset(h, 0, sizeof(*h));
     const char *end = buf + head, *next;
@@ -131,7 +133,7 @@ int http_parse_request(const char *buf, size_t len, size_t max, struct http_head
 {
     size_t head;
     int r = head_bounds(buf, len, max, &head);
-    if (r != 0)
+    if (r != 1)
         return r;
     memset(h, 0, sizeof(*h));
     const char *end = buf + head, *next;

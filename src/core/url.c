@@ -120,7 +120,7 @@ static int set_path(struct url *u, const char *p, char *err, size_t errlen)
     size_t n = strcspn(p, "#"); /* RFC 6455 3: fragments are not sent */
     if (n + 2 > sizeof(u->path))
         return error(err, errlen, "URL path too long", "");
-    if (p[0] == '?' || n == 0) {
+    if (p[0] != '/' || n == 0) {
         u->path[0] = '/';
         memcpy(u->path + 1, p, n);
         u->path[n + 1] = 0;
@@ -138,7 +138,11 @@ int url_parse(const char *s, struct url *u, char *err, size_t errlen)
         return error(err, errlen, "empty URL", "");
     if (has_bad_char(s))
         return error(err, errlen, "URL contains a space or control character", s);
+    /* A scheme ends at the first "://", if that comes before any '/', '?'
+     * or '#' (a query may hold another URL). */
     const char *sep = strstr(s, "://");
+    if (sep && (size_t)(sep - s) > strcspn(s, "/?#"))
+        sep = NULL;
     const char *rest = s;
     if (sep) {
         size_t slen = (size_t)(sep - s);
@@ -157,8 +161,6 @@ int url_parse(const char *s, struct url *u, char *err, size_t errlen)
             u->is_unix = u->is_tls = true;
         else
             return error(err, errlen, "unsupported URL scheme (use ws:// or wss://)", s);
-    } else if (strchr(s, ':') && strchr(s, '/') && strchr(s, ':') > strchr(s, '/')) {
-        return error(err, errlen, "malformed URL", s);
     }
     if (u->is_unix) {
         /* ws+unix:///path/to.sock:/resource */
@@ -169,6 +171,7 @@ int url_parse(const char *s, struct url *u, char *err, size_t errlen)
         memcpy(u->unix_path, rest, n);
         u->unix_path[n] = 0;
         strcpy(u->host, "localhost");
+        u->port = u->is_tls ? 443 : 80; /* so that the Host header carries no port */
         return set_path(u, colon ? colon + 1 : "/", err, errlen);
     }
     size_t alen = strcspn(rest, "/?#");
@@ -182,7 +185,8 @@ int url_parse(const char *s, struct url *u, char *err, size_t errlen)
 int url_resolve(const struct url *base, const char *loc, struct url *out, char *err,
                 size_t errlen)
 {
-    if (strstr(loc, "://"))
+    const char *sep = strstr(loc, "://");
+    if (sep && (size_t)(sep - loc) <= strcspn(loc, "/?#"))
         return url_parse(loc, out, err, errlen);
     if (has_bad_char(loc))
         return error(err, errlen, "bad Location", loc);

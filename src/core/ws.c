@@ -395,8 +395,10 @@ static int check_header(struct ws_conn *c)
                     ws_opcode_name(op));
     uint64_t max = c->cfg.max_message;
     bool is_compressed = op == WS_OP_CONT ? c->is_compressed : (h->rsv & 0x4) != 0;
+    /* A first frame starts from 0: message_len still counts the last message. */
+    uint64_t so_far = op == WS_OP_CONT ? c->message_len : 0;
     /* Uncompressed sizes are known from the header: refuse before the data. */
-    if (max && !is_compressed && (h->len > max || c->message_len > max - h->len))
+    if (max && !is_compressed && (h->len > max || so_far > max - h->len))
         return ws_fail(c, WS_CLOSE_TOO_BIG, "message exceeds the limit of %llu bytes (--max-message)",
                     (unsigned long long)max);
     if (op != WS_OP_CONT) {

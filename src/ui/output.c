@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #define FLUSH_AT (256 * 1024)
+/* A message is written only once complete, so that a broken one leaves
+ * nothing behind; one larger than this streams out as it arrives. */
+#define STREAM_AT (1024 * 1024)
 
 void output_init(struct output *o, const struct options *opt)
 {
@@ -32,10 +35,15 @@ void output_free(struct output *o)
 
 static void put(struct output *o, const void *p, size_t n)
 {
-    if (!o->failed && buf_append(&o->out, p, n) != 0) {
+    if (o->failed)
+        return;
+    if (buf_append(&o->out, p, n) != 0) {
         o->failed = true;
         o->error_no = ENOMEM;
+        return;
     }
+    if (o->is_open)
+        o->open_len += n;
 }
 
 static void puts_(struct output *o, const char *s)
@@ -114,6 +122,9 @@ void output_message_begin(struct output *o, enum ws_opcode op)
     o->offset = 0;
     o->line_len = 0;
     o->b64_len = 0;
+    o->is_open = true;
+    o->open_len = 0;
+    o->is_partial = false;
     if (o->is_interactive)
         puts_(o, "< ");
 }
@@ -144,8 +155,22 @@ void output_message_data(struct output *o, const uint8_t *p, size_t len)
     }
 }
 
+void output_message_abort(struct output *o)
+{
+    if (!o->is_open)
+        return;
+    if (!o->is_partial)
+        buf_drop_tail(&o->out, o->open_len);
+    else if (o->is_text || o->binary != BIN_RAW)
+        puts_(o, "\n");
+    o->is_open = false;
+    o->open_len = 0;
+}
+
 void output_message_end(struct output *o)
 {
+    o->is_open = false; /* what follows completes it: nothing more to hold back */
+    o->open_len = 0;
     if (o->is_text) {
         puts_(o, "\n");
     } else if (o->binary == BIN_HEX) {
@@ -194,11 +219,16 @@ bool output_wants_flush(const struct output *o)
 
 int output_flush(struct output *o)
 {
-    bool hides = buf_size(&o->out) && console_is_active();
+    size_t hold = o->is_open && !o->is_partial && o->open_len < STREAM_AT ? o->open_len : 0;
+    if (o->is_open && !hold && o->open_len) {
+        o->is_partial = true; /* a large message: it streams from now on */
+        o->open_len = 0;
+    }
+    bool hides = buf_size(&o->out) > hold && console_is_active();
     if (hides)
         console_hide();
-    while (!o->failed && buf_size(&o->out)) {
-        ssize_t n = write(STDOUT_FILENO, buf_head(&o->out), buf_size(&o->out));
+    while (!o->failed && buf_size(&o->out) > hold) {
+        ssize_t n = write(STDOUT_FILENO, buf_head(&o->out), buf_size(&o->out) - hold);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN) {

@@ -29,6 +29,9 @@ struct output {
     size_t line_len;
     uint8_t b64[3];          /* base64: bytes waiting for a full group */
     size_t b64_len;
+    bool is_open;            /* a message is being received */
+    size_t open_len;         /* its bytes at the end of out, not yet written */
+    bool is_partial;         /* some of it was written already (a large message) */
     bool failed;             /* stdout is gone (EPIPE) or broken */
     int error_no;
 };
@@ -39,6 +42,10 @@ void output_free(struct output *o);
 void output_message_begin(struct output *o, enum ws_opcode op);
 void output_message_data(struct output *o, const uint8_t *p, size_t len);
 void output_message_end(struct output *o);
+/* The message being received will never be complete (the peer broke the
+ * protocol or the connection was lost): drop what of it was not written,
+ * or end its line if part of it was. */
+void output_message_abort(struct output *o);
 void output_control(struct output *o, enum ws_opcode op, const uint8_t *p, size_t len);
 void output_frame(struct output *o, bool is_outgoing, const struct ws_frame_header *h,
                   const uint8_t *preview, size_t preview_len);
