@@ -46,7 +46,8 @@ int ws_deflate_accept_offer(const char *value, struct ws_deflate_params *p, char
 /* Turns the extension on for c; is_client says which parameters apply to
  * which direction. Returns -1 when zlib cannot be initialised or c already
  * has the extension. Incoming messages always inflate with a 32 KiB window
- * (a larger window than negotiated decodes the same data). */
+ * (a larger window than negotiated decodes the same data); when our own
+ * window must be 8, our messages go out uncompressed (RSV1 clear). */
 int ws_deflate_enable(struct ws_conn *c, const struct ws_deflate_params *p, bool is_client);
 
 /* Engine hooks (ws.c). ws_inflater_feed inflates through a fixed chunk
