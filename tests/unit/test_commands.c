@@ -1,0 +1,154 @@
+/* Unit tests for the slash-command parser (commands.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "tap.h"
+
+static void parse(struct command *c, const char *line)
+{
+    /* exact-size heap copy: the parser must not read past the line */
+    unsigned char *p = tap_dup(line, strlen(line));
+    command_parse((const char *)p, strlen(line), c);
+    /* text points into the line: keep a copy for the checks */
+    static char text[512];
+    snprintf(text, sizeof(text), "%.*s", (int)c->len, c->text ? c->text : "");
+    c->text = text;
+    free(p);
+}
+
+static void test_text(void)
+{
+    struct command c;
+    command_init(&c);
+    parse(&c, "hello");
+    tap_ok(c.kind == CMD_TEXT && !strcmp(c.text, "hello"), "plain line is a text message");
+    parse(&c, "");
+    tap_ok(c.kind == CMD_TEXT && c.len == 0, "empty line is an empty text message");
+    parse(&c, "//etc/passwd");
+    tap_ok(c.kind == CMD_TEXT && !strcmp(c.text, "/etc/passwd"), "// sends a leading slash");
+    parse(&c, "/nosuch x");
+    tap_ok(c.kind == CMD_ERROR && strstr(c.error, "/nosuch") && strstr(c.error, "/help"),
+           "unknown command gets a hint, not a message");
+    command_free(&c);
+}
+
+static void test_control(void)
+{
+    struct command c;
+    command_init(&c);
+    parse(&c, "/ping");
+    tap_ok(c.kind == CMD_PING && c.len == 0, "/ping without payload");
+    parse(&c, "/ping abc def");
+    tap_ok(c.kind == CMD_PING && !strcmp(c.text, "abc def"), "/ping with payload");
+    parse(&c, "/pong x");
+    tap_ok(c.kind == CMD_PONG && !strcmp(c.text, "x"), "/pong with payload");
+    char big[200] = "/ping ";
+    memset(big + 6, 'a', 126);
+    big[132] = 0;
+    parse(&c, big);
+    tap_ok(c.kind == CMD_ERROR, "RFC 6455 5.5: /ping payload over 125 bytes is refused");
+    command_free(&c);
+}
+
+static void test_close(void)
+{
+    struct command c;
+    command_init(&c);
+    parse(&c, "/close");
+    tap_ok(c.kind == CMD_CLOSE && c.code == 1000 && c.len == 0, "/close defaults to 1000");
+    parse(&c, "/close 4001 bye now");
+    tap_ok(c.kind == CMD_CLOSE && c.code == 4001 && !strcmp(c.text, "bye now"),
+           "/close with code and reason");
+    static const char *const refused[] = {"/close 1005", "/close 1006", "/close 999",
+                                          "/close 1015", "/close 2000", "/close 5000",
+                                          "/close abc", "/close 70000"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        parse(&c, refused[i]);
+        tap_ok(c.kind == CMD_ERROR, "RFC 6455 7.4: '%s' is refused (%s)", refused[i], c.error);
+    }
+    char big[200] = "/close 1000 ";
+    memset(big + 12, 'r', 124);
+    big[136] = 0;
+    parse(&c, big);
+    tap_ok(c.kind == CMD_ERROR, "RFC 6455 5.5: a close reason over 123 bytes is refused");
+    command_free(&c);
+}
+
+static void test_fragment_binary(void)
+{
+    struct command c;
+    command_init(&c);
+    parse(&c, "/fragment 3 abc");
+    tap_ok(c.kind == CMD_FRAGMENT && c.count == 3 && !strcmp(c.text, "abc"), "/fragment 3 abc");
+    parse(&c, "/fragment 0 abc");
+    tap_ok(c.kind == CMD_ERROR, "/fragment 0 is refused");
+    parse(&c, "/fragment x abc");
+    tap_ok(c.kind == CMD_ERROR, "/fragment without a count is refused");
+    parse(&c, "/binary 00 ff 10");
+    tap_ok(c.kind == CMD_BINARY && buf_size(&c.data) == 3 && buf_head(&c.data)[1] == 0xff,
+           "/binary decodes hex with blanks");
+    parse(&c, "/binary 0xdeadbeef");
+    tap_ok(c.kind == CMD_BINARY && buf_size(&c.data) == 4 && buf_head(&c.data)[0] == 0xde,
+           "/binary accepts a 0x prefix");
+    parse(&c, "/binary abc");
+    tap_ok(c.kind == CMD_ERROR, "/binary with an odd number of digits is refused");
+    parse(&c, "/binary zz");
+    tap_ok(c.kind == CMD_ERROR, "/binary with non-hex is refused");
+    parse(&c, "/binary @/tmp/file.bin");
+    tap_ok(c.kind == CMD_BINARY_FILE && !strcmp(c.path, "/tmp/file.bin"), "/binary @FILE");
+    command_free(&c);
+}
+
+static void test_raw(void)
+{
+    struct command c;
+    command_init(&c);
+    parse(&c, "/raw hello");
+    tap_ok(c.kind == CMD_RAW && c.raw.opcode == WS_OP_TEXT && c.raw.is_final &&
+               c.raw.has_mask && c.raw.rsv == 0 && c.raw.len == 5,
+           "/raw defaults: masked final text frame");
+    parse(&c, "/raw op=binary fin=0 rsv=4 mask=0 hex=0102");
+    tap_ok(c.kind == CMD_RAW && c.raw.opcode == WS_OP_BINARY && !c.raw.is_final &&
+               !c.raw.has_mask && c.raw.rsv == 4 && c.raw.len == 2 && buf_head(&c.data)[1] == 2,
+           "/raw with every setting");
+    parse(&c, "/raw op=0xB x");
+    tap_ok(c.kind == CMD_RAW && c.raw.opcode == 0xB && c.raw.len == 1, "/raw reserved opcode");
+    parse(&c, "/raw op=16 x");
+    tap_ok(c.kind == CMD_ERROR, "/raw opcode above 15 is refused");
+    parse(&c, "/raw rsv=8 x");
+    tap_ok(c.kind == CMD_ERROR, "/raw rsv above 7 is refused");
+    parse(&c, "/raw op=ping");
+    tap_ok(c.kind == CMD_RAW && c.raw.opcode == WS_OP_PING && c.raw.len == 0, "/raw empty ping");
+    command_free(&c);
+}
+
+static void test_misc(void)
+{
+    struct command c;
+    command_init(&c);
+    parse(&c, "/help");
+    tap_ok(c.kind == CMD_HELP, "/help");
+    parse(&c, "/quit");
+    tap_ok(c.kind == CMD_QUIT, "/quit");
+    parse(&c, "/to 3 hi there");
+    tap_ok(c.kind == CMD_TO && c.target == 3 && !strcmp(c.text, "hi there"), "/to ID text");
+    parse(&c, "/to x hi");
+    tap_ok(c.kind == CMD_ERROR, "/to without an id is refused");
+    size_t n = 0;
+    while (command_names[n])
+        n++;
+    tap_ok(n >= 8 && strstr(command_help(), "/fragment"), "names and help list the commands");
+    command_free(&c);
+}
+
+int main(void)
+{
+    test_text();
+    test_control();
+    test_close();
+    test_fragment_binary();
+    test_raw();
+    test_misc();
+    return tap_done();
+}

@@ -1,0 +1,790 @@
+/* Unit tests for handshake.c, both roles of RFC 6455 section 4. Client:
+ * the request's contents (read back through the HTTP parser) and, for the
+ * server's answer, a table with one server that gets each rule of 4.1 wrong.
+ * Server: a table of requests checked against 4.2.1 and the answers built
+ * for them. Last, both roles talk to each other. Heads are parsed from heap
+ * buffers of exactly their size, so that ASan catches an over-read. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "handshake.h"
+#include "http.h"
+#include "tap.h"
+#include "url.h"
+
+/* RFC 6455 1.3 / 4.1: the sample nonce and its key and accept values. */
+#define SAMPLE_NONCE "the sample nonce"
+#define SAMPLE_KEY "dGhlIHNhbXBsZSBub25jZQ=="
+#define SAMPLE_ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+/* A parsed head together with the exact-size buffer it points into. */
+struct parsed {
+    char *text; /* exactly len bytes, no NUL */
+    size_t len;
+    struct http_head head;
+    int rc;
+};
+
+static void parse_head(struct parsed *p, const char *text, bool is_request)
+{
+    size_t n = strlen(text);
+    p->text = (char *)tap_dup(text, n);
+    p->len = n;
+    p->rc = is_request ? http_parse_request(p->text, n, HTTP_MAX_HEAD, &p->head)
+                       : http_parse_response(p->text, n, HTTP_MAX_HEAD, &p->head);
+}
+
+/* The value of the only header with this name, "" when absent, "(many)" when
+ * repeated. */
+static const char *only_value(const struct http_head *h, const char *name, char *out, size_t len)
+{
+    size_t count = http_count_header(h, name);
+    if (count == 0)
+        snprintf(out, len, "%s", "(none)");
+    else if (count > 1)
+        snprintf(out, len, "%s", "(many)");
+    else {
+        const struct http_header *f = http_find_header(h, name);
+        snprintf(out, len, "%.*s", (int)f->value_len, f->value);
+    }
+    return out;
+}
+
+/* ---- primitives ---- */
+
+static void test_primitives(void)
+{
+    char accept[HS_ACCEPT_LEN + 1];
+    hs_accept_for_key(SAMPLE_KEY, strlen(SAMPLE_KEY), accept);
+    tap_ok(strcmp(accept, SAMPLE_ACCEPT) == 0,
+           "RFC 6455 1.3: key \"" SAMPLE_KEY "\" gives accept \"" SAMPLE_ACCEPT "\" (got %s)",
+           accept);
+
+    struct hs_client c = {0};
+    hs_client_set_key(&c, (const uint8_t *)SAMPLE_NONCE);
+    tap_ok(strcmp(c.key, SAMPLE_KEY) == 0,
+           "RFC 6455 4.1: the key is the base64 of the 16-byte nonce (got %s)", c.key);
+    tap_ok(strlen(c.key) == HS_KEY_LEN, "RFC 6455 4.1: the key is %d characters", HS_KEY_LEN);
+
+    /* RFC 4648 10 test vectors */
+    static const struct {
+        const char *in, *out;
+    } b64[] = {
+        {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+    };
+    for (size_t i = 0; i < sizeof(b64) / sizeof(b64[0]); i++) {
+        size_t n = strlen(b64[i].in);
+        char out[16];
+        memset(out, 'X', sizeof(out));
+        uint8_t *in = tap_dup(b64[i].in, n);
+        hs_base64(in, n, out);
+        free(in);
+        tap_ok(strcmp(out, b64[i].out) == 0, "RFC 4648 10: base64(\"%s\") = \"%s\"", b64[i].in,
+               b64[i].out);
+    }
+}
+
+/* ---- the client's request ---- */
+
+struct client_setup {
+    struct url url;
+    struct hs_client c;
+};
+
+static void client_init(struct client_setup *s, const char *url)
+{
+    char err[256];
+    memset(s, 0, sizeof(*s));
+    if (url_parse(url, &s->url, err, sizeof(err)) != 0) {
+        tap_diag("cannot parse %s: %s", url, err);
+        abort();
+    }
+    s->c.url = &s->url;
+    s->c.version = 13;
+    hs_client_set_key(&s->c, (const uint8_t *)SAMPLE_NONCE);
+}
+
+/* Builds the request and parses it back. */
+static int build_request(const struct hs_client *c, struct parsed *p)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    int rc = hs_build_request(c, &b);
+    char *text = malloc(buf_size(&b) + 1);
+    if (!text)
+        abort();
+    memcpy(text, buf_head(&b), buf_size(&b));
+    text[buf_size(&b)] = 0;
+    parse_head(p, text, true);
+    if (p->rc != (int)buf_size(&b))
+        tap_diag("request does not parse to its end (%d of %zu): %s", p->rc, buf_size(&b), text);
+    free(text);
+    buf_free(&b);
+    return rc;
+}
+
+static bool has_value(const struct parsed *p, const char *name, const char *value)
+{
+    char v[1024];
+    only_value(&p->head, name, v, sizeof(v));
+    if (strcmp(v, value) == 0)
+        return true;
+    tap_diag("%s: got \"%s\", want \"%s\"", name, v, value);
+    return false;
+}
+
+static void test_request(void)
+{
+    struct client_setup s;
+    struct parsed p;
+
+    client_init(&s, "ws://server.example.com/chat");
+    int rc = build_request(&s.c, &p);
+    tap_ok(rc == 0 && p.rc > 0, "RFC 6455 4.1: the request is a complete HTTP/1.1 head");
+    tap_ok(http_equals(p.head.method, p.head.method_len, "GET") && p.head.minor_version == 1 &&
+               p.head.target_len == 5 && memcmp(p.head.target, "/chat", 5) == 0,
+           "RFC 6455 4.1: GET /chat HTTP/1.1");
+    tap_ok(has_value(&p, "Host", "server.example.com"),
+           "RFC 6455 4.1: one Host header with the host");
+    tap_ok(has_value(&p, "Upgrade", "websocket"), "RFC 6455 4.1: Upgrade: websocket");
+    tap_ok(has_value(&p, "Connection", "Upgrade"), "RFC 6455 4.1: Connection: Upgrade");
+    tap_ok(has_value(&p, "Sec-WebSocket-Key", SAMPLE_KEY),
+           "RFC 6455 4.1: Sec-WebSocket-Key is the key");
+    tap_ok(has_value(&p, "Sec-WebSocket-Version", "13"),
+           "RFC 6455 4.1: Sec-WebSocket-Version: 13");
+    tap_ok(has_value(&p, "User-Agent", "wsc/" PACKAGE_VERSION), "User-Agent: wsc/version");
+    tap_ok(has_value(&p, "Origin", "(none)") && has_value(&p, "Sec-WebSocket-Origin", "(none)"),
+           "no Origin unless asked for");
+    tap_ok(has_value(&p, "Sec-WebSocket-Protocol", "(none)"),
+           "no Sec-WebSocket-Protocol when no subprotocol is offered");
+    tap_ok(has_value(&p, "Sec-WebSocket-Extensions", "(none)"),
+           "no Sec-WebSocket-Extensions unless offer_deflate");
+    tap_ok(has_value(&p, "Authorization", "(none)"), "no Authorization unless asked for");
+    free(p.text);
+
+    /* Origin: version 13 says Origin, version 8 (hybi-08) Sec-WebSocket-Origin. */
+    s.c.origin = "http://example.com";
+    build_request(&s.c, &p);
+    tap_ok(has_value(&p, "Origin", "http://example.com") &&
+               has_value(&p, "Sec-WebSocket-Origin", "(none)"),
+           "RFC 6455 4.1: version 13 sends Origin");
+    free(p.text);
+    s.c.version = 8;
+    build_request(&s.c, &p);
+    tap_ok(has_value(&p, "Sec-WebSocket-Origin", "http://example.com") &&
+               has_value(&p, "Origin", "(none)"),
+           "hybi-08 1.3: version 8 sends Sec-WebSocket-Origin");
+    tap_ok(has_value(&p, "Sec-WebSocket-Version", "8"), "version 8: Sec-WebSocket-Version: 8");
+    free(p.text);
+
+    /* subprotocols, in order */
+    client_init(&s, "ws://server.example.com/chat");
+    static const char *const protos[] = {"chat", "superchat"};
+    s.c.subprotocols = protos;
+    s.c.num_subprotocols = 2;
+    build_request(&s.c, &p);
+    tap_ok(has_value(&p, "Sec-WebSocket-Protocol", "chat, superchat"),
+           "RFC 6455 4.1: Sec-WebSocket-Protocol lists the offered subprotocols in order");
+    free(p.text);
+    s.c.num_subprotocols = 1;
+    build_request(&s.c, &p);
+    tap_ok(has_value(&p, "Sec-WebSocket-Protocol", "chat"), "one subprotocol");
+    free(p.text);
+
+    /* the deflate offer */
+    client_init(&s, "ws://server.example.com/chat");
+    s.c.offer_deflate = true;
+    build_request(&s.c, &p);
+    tap_ok(has_value(&p, "Sec-WebSocket-Extensions", WS_DEFLATE_OFFER),
+           "RFC 7692 5: offer_deflate sends the permessage-deflate offer");
+    free(p.text);
+
+    /* Basic auth: RFC 7617 2 example */
+    client_init(&s, "ws://server.example.com/chat");
+    s.c.auth = "Aladdin:open sesame";
+    build_request(&s.c, &p);
+    tap_ok(has_value(&p, "Authorization", "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="),
+           "RFC 7617 2: Authorization: Basic base64(user:pass)");
+    free(p.text);
+    s.c.auth = "";
+    build_request(&s.c, &p);
+    tap_ok(has_value(&p, "Authorization", "Basic"), "empty credentials give an empty token");
+    free(p.text);
+    char *long_auth = malloc(1001);
+    if (!long_auth)
+        abort();
+    memset(long_auth, 'a', 1000);
+    long_auth[1000] = 0;
+    s.c.auth = long_auth;
+    struct buf b;
+    buf_init(&b, 0);
+    tap_ok(hs_build_request(&s.c, &b) == -1, "credentials of 1000 bytes are refused");
+    buf_free(&b);
+    free(long_auth);
+
+    /* -H headers: added, and overriding Host, User-Agent and Authorization */
+    client_init(&s, "ws://server.example.com/chat");
+    static const char *const extra[] = {"Host: other.example", "User-Agent: test/1",
+                                        "X-Trace: 42", "Authorization: Bearer t0k"};
+    s.c.headers = extra;
+    s.c.num_headers = 4;
+    s.c.auth = "user:pass";
+    build_request(&s.c, &p);
+    tap_ok(has_value(&p, "Host", "other.example"), "-H Host: replaces the Host header");
+    tap_ok(has_value(&p, "User-Agent", "test/1"), "-H User-Agent: replaces the User-Agent");
+    tap_ok(has_value(&p, "X-Trace", "42"), "-H adds other headers");
+    tap_ok(has_value(&p, "Authorization", "Bearer t0k"), "-H Authorization: replaces --auth");
+    free(p.text);
+    static const char *const lower[] = {"host: lower.example"};
+    s.c.headers = lower;
+    s.c.num_headers = 1;
+    build_request(&s.c, &p);
+    tap_ok(has_value(&p, "Host", "lower.example"),
+           "-H host: replaces the Host header whatever its case");
+    free(p.text);
+    static const char *const hostname[] = {"Hostname: x"};
+    s.c.headers = hostname;
+    build_request(&s.c, &p);
+    tap_ok(has_value(&p, "Host", "server.example.com") && has_value(&p, "Hostname", "x"),
+           "-H Hostname: does not replace Host");
+    free(p.text);
+
+    /* Host for ports and IPv6; path with query */
+    static const struct {
+        const char *url, *host, *target;
+    } hosts[] = {
+        {"ws://h:9000/x", "h:9000", "/x"},
+        {"wss://h:443/x", "h", "/x"},
+        {"wss://h:80/x", "h:80", "/x"},
+        {"ws://[::1]:9000", "[::1]:9000", "/"},
+        {"wss://[2001:db8::1]/", "[2001:db8::1]", "/"},
+        {"ws://h?x=1#f", "h", "/?x=1"},
+    };
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+        client_init(&s, hosts[i].url);
+        build_request(&s.c, &p);
+        size_t tl = strlen(hosts[i].target);
+        tap_ok(has_value(&p, "Host", hosts[i].host) && p.head.target_len == tl &&
+                   memcmp(p.head.target, hosts[i].target, tl) == 0,
+               "RFC 6455 4.1: %s gives GET %s and Host: %s", hosts[i].url, hosts[i].target,
+               hosts[i].host);
+        free(p.text);
+    }
+}
+
+/* ---- the server's answer, judged by the client ---- */
+
+enum variant {
+    PLAIN,     /* version 13, nothing offered */
+    V8,        /* version 8 */
+    PROTOS,    /* offers chat and superchat */
+    DEFLATE,   /* offers permessage-deflate */
+};
+
+struct answer {
+    const char *name;
+    enum variant variant;
+    const char *response;
+    enum hs_outcome outcome;
+    const char *error;    /* a part of r->error, or NULL */
+    const char *detail;   /* location, subprotocol or retry version, by outcome */
+};
+
+#define R101 "HTTP/1.1 101 Switching Protocols\r\n"
+#define UPG "Upgrade: websocket\r\n"
+#define CONN "Connection: Upgrade\r\n"
+#define ACC "Sec-WebSocket-Accept: " SAMPLE_ACCEPT "\r\n"
+#define END "\r\n"
+
+static const struct answer answers[] = {
+    {"RFC 6455 4.1 a good 101", PLAIN, R101 UPG CONN ACC END, HS_ACCEPTED, NULL, ""},
+    {"RFC 6455 4.1 a good 101 with header names in lower case", PLAIN,
+     R101 "upgrade: websocket\r\nconnection: upgrade\r\nsec-websocket-accept: " SAMPLE_ACCEPT
+          "\r\n" END,
+     HS_ACCEPTED, NULL, ""},
+    {"RFC 6455 4.1 Upgrade value is case-insensitive", PLAIN,
+     R101 "Upgrade: WebSocket\r\n" CONN ACC END, HS_ACCEPTED, NULL, ""},
+    {"RFC 6455 4.1 Connection: keep-alive, Upgrade accepted", PLAIN,
+     R101 UPG "Connection: keep-alive, Upgrade\r\n" ACC END, HS_ACCEPTED, NULL, ""},
+    {"RFC 6455 4.1 Connection: upgrade in lower case accepted", PLAIN,
+     R101 UPG "Connection: upgrade\r\n" ACC END, HS_ACCEPTED, NULL, ""},
+    {"a good 101 with bare LF line ends", PLAIN,
+     "HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\nConnection: Upgrade\n"
+     "Sec-WebSocket-Accept: " SAMPLE_ACCEPT "\n\n",
+     HS_ACCEPTED, NULL, ""},
+    {"a good 101 for version 8", V8, R101 UPG CONN ACC END, HS_ACCEPTED, NULL, ""},
+
+    /* status */
+    {"RFC 6455 4.1 status 200 is refused", PLAIN, "HTTP/1.1 200 OK\r\n\r\n", HS_REFUSED, "200",
+     NULL},
+    {"RFC 6455 4.1 status 200 with the right headers is still refused", PLAIN,
+     "HTTP/1.1 200 OK\r\n" UPG CONN ACC END, HS_REFUSED, "200", NULL},
+    {"RFC 6455 4.1 status 401 shows WWW-Authenticate", PLAIN,
+     "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"chat\"\r\n\r\n", HS_REFUSED,
+     "Basic realm=\"chat\"", NULL},
+    {"status 401 names the status", PLAIN,
+     "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"chat\"\r\n\r\n", HS_REFUSED,
+     "401", NULL},
+    {"status 403", PLAIN, "HTTP/1.1 403 Forbidden\r\n\r\n", HS_REFUSED, "403", NULL},
+    {"status 500", PLAIN, "HTTP/1.1 500 Internal Server Error\r\n\r\n", HS_REFUSED, "500", NULL},
+    {"status 100 is not 101", PLAIN, "HTTP/1.1 100 Continue\r\n" UPG CONN ACC END, HS_REFUSED,
+     "100", NULL},
+
+    /* redirects */
+    {"RFC 6455 4.1 301 with Location redirects", PLAIN,
+     "HTTP/1.1 301 Moved Permanently\r\nLocation: wss://new.example/chat\r\n\r\n", HS_REDIRECT,
+     NULL, "wss://new.example/chat"},
+    {"302 with a relative Location redirects", PLAIN,
+     "HTTP/1.1 302 Found\r\nLocation: /other\r\n\r\n", HS_REDIRECT, NULL, "/other"},
+    {"307 redirects", PLAIN, "HTTP/1.1 307 Temporary Redirect\r\nLocation: /t\r\n\r\n",
+     HS_REDIRECT, NULL, "/t"},
+    {"308 redirects", PLAIN, "HTTP/1.1 308 Permanent Redirect\r\nlocation: /p\r\n\r\n",
+     HS_REDIRECT, NULL, "/p"},
+    {"302 without Location is refused", PLAIN, "HTTP/1.1 302 Found\r\n\r\n", HS_REFUSED, "302",
+     NULL},
+
+    /* 426 version negotiation (RFC 6455 4.4) */
+    {"RFC 6455 4.4 426 listing 13, 8 when we sent 8 retries with 13", V8,
+     "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13, 8\r\n\r\n", HS_RETRY_VERSION,
+     NULL, "13"},
+    {"RFC 6455 4.4 426 listing 8 when we sent 13 retries with 8", PLAIN,
+     "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 8\r\n\r\n", HS_RETRY_VERSION, NULL,
+     "8"},
+    {"RFC 6455 4.4 426 with versions in several headers", V8,
+     "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 7\r\n"
+     "Sec-WebSocket-Version: 13\r\n\r\n",
+     HS_RETRY_VERSION, NULL, "13"},
+    {"RFC 6455 4.4 426 listing only 7 is refused, naming 7", PLAIN,
+     "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 7\r\n\r\n", HS_REFUSED,
+     "version 7", NULL},
+    {"RFC 6455 4.4 426 listing only the version we sent is refused", PLAIN,
+     "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n\r\n", HS_REFUSED, "426",
+     NULL},
+    {"426 with no version listed is refused", PLAIN, "HTTP/1.1 426 Upgrade Required\r\n\r\n",
+     HS_REFUSED, "426", NULL},
+    {"426 listing 130 is not 13", V8,
+     "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 130\r\n\r\n", HS_REFUSED, "130",
+     NULL},
+
+    /* Upgrade */
+    {"RFC 6455 4.1 missing Upgrade", PLAIN, R101 CONN ACC END, HS_REFUSED, "Upgrade", NULL},
+    {"RFC 6455 4.1 Upgrade: h2c", PLAIN, R101 "Upgrade: h2c\r\n" CONN ACC END, HS_REFUSED,
+     "Upgrade", NULL},
+    {"RFC 6455 4.1 Upgrade: websockets", PLAIN, R101 "Upgrade: websockets\r\n" CONN ACC END,
+     HS_REFUSED, "Upgrade", NULL},
+    {"RFC 6455 4.1 empty Upgrade", PLAIN, R101 "Upgrade:\r\n" CONN ACC END, HS_REFUSED,
+     "Upgrade", NULL},
+
+    /* Connection */
+    {"RFC 6455 4.1 missing Connection", PLAIN, R101 UPG ACC END, HS_REFUSED, "Connection", NULL},
+    {"RFC 6455 4.1 Connection without the upgrade token", PLAIN,
+     R101 UPG "Connection: keep-alive\r\n" ACC END, HS_REFUSED, "Connection", NULL},
+    {"RFC 6455 4.1 Connection: upgrader is not upgrade", PLAIN,
+     R101 UPG "Connection: upgrader\r\n" ACC END, HS_REFUSED, "Connection", NULL},
+    {"RFC 6455 4.1 Connection: close", PLAIN, R101 UPG "Connection: close\r\n" ACC END,
+     HS_REFUSED, "Connection", NULL},
+
+    /* Sec-WebSocket-Accept */
+    {"RFC 6455 4.1 missing Sec-WebSocket-Accept", PLAIN, R101 UPG CONN END, HS_REFUSED,
+     "Sec-WebSocket-Accept", NULL},
+    {"RFC 6455 4.1 wrong Sec-WebSocket-Accept", PLAIN,
+     R101 UPG CONN "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n" END, HS_REFUSED,
+     SAMPLE_ACCEPT, NULL},
+    {"RFC 6455 4.1 Sec-WebSocket-Accept compared case-sensitively", PLAIN,
+     R101 UPG CONN "Sec-WebSocket-Accept: S3PPLMBITXAQ9KYGZZHZRBK+XOO=\r\n" END, HS_REFUSED,
+     "Sec-WebSocket-Accept", NULL},
+    {"RFC 6455 4.1 Sec-WebSocket-Accept of the key itself", PLAIN,
+     R101 UPG CONN "Sec-WebSocket-Accept: " SAMPLE_KEY "\r\n" END, HS_REFUSED,
+     "Sec-WebSocket-Accept", NULL},
+    {"RFC 6455 4.1 Sec-WebSocket-Accept with a byte missing", PLAIN,
+     R101 UPG CONN "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo\r\n" END, HS_REFUSED,
+     "Sec-WebSocket-Accept", NULL},
+    {"RFC 6455 4.1 Sec-WebSocket-Accept with a byte extra", PLAIN,
+     R101 UPG CONN "Sec-WebSocket-Accept: " SAMPLE_ACCEPT "=\r\n" END, HS_REFUSED,
+     "Sec-WebSocket-Accept", NULL},
+    {"RFC 6455 4.1 empty Sec-WebSocket-Accept", PLAIN,
+     R101 UPG CONN "Sec-WebSocket-Accept:\r\n" END, HS_REFUSED, "Sec-WebSocket-Accept", NULL},
+    {"RFC 6455 4.1 duplicated Sec-WebSocket-Accept", PLAIN, R101 UPG CONN ACC ACC END,
+     HS_REFUSED, "Sec-WebSocket-Accept", NULL},
+    {"RFC 6455 4.1 a wrong then a right Sec-WebSocket-Accept", PLAIN,
+     R101 UPG CONN "Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n" ACC END, HS_REFUSED,
+     "Sec-WebSocket-Accept", NULL},
+
+    /* Sec-WebSocket-Protocol */
+    {"RFC 6455 4.1 subprotocol chosen from the offer", PROTOS,
+     R101 UPG CONN ACC "Sec-WebSocket-Protocol: chat\r\n" END, HS_ACCEPTED, NULL, "chat"},
+    {"RFC 6455 4.1 second offered subprotocol chosen", PROTOS,
+     R101 UPG CONN ACC "Sec-WebSocket-Protocol: superchat\r\n" END, HS_ACCEPTED, NULL,
+     "superchat"},
+    {"no subprotocol chosen from an offer", PROTOS, R101 UPG CONN ACC END, HS_ACCEPTED, NULL,
+     ""},
+    {"RFC 6455 4.1 subprotocol not offered", PROTOS,
+     R101 UPG CONN ACC "Sec-WebSocket-Protocol: mqtt\r\n" END, HS_REFUSED, "mqtt", NULL},
+    {"RFC 6455 4.1 subprotocols compared case-sensitively", PROTOS,
+     R101 UPG CONN ACC "Sec-WebSocket-Protocol: Chat\r\n" END, HS_REFUSED, "Chat", NULL},
+    {"RFC 6455 4.1 subprotocol when none was offered", PLAIN,
+     R101 UPG CONN ACC "Sec-WebSocket-Protocol: chat\r\n" END, HS_REFUSED, "chat", NULL},
+    {"RFC 6455 4.1 the server may choose only one subprotocol (list)", PROTOS,
+     R101 UPG CONN ACC "Sec-WebSocket-Protocol: chat, superchat\r\n" END, HS_REFUSED,
+     "subprotocol", NULL},
+    {"RFC 6455 4.1 two Sec-WebSocket-Protocol headers", PROTOS,
+     R101 UPG CONN ACC "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: superchat\r\n" END,
+     HS_REFUSED, "more than one", NULL},
+    {"RFC 6455 4.1 the same subprotocol twice", PROTOS,
+     R101 UPG CONN ACC "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: chat\r\n" END,
+     HS_REFUSED, "more than one", NULL},
+    {"RFC 6455 4.1 empty subprotocol", PROTOS,
+     R101 UPG CONN ACC "Sec-WebSocket-Protocol:\r\n" END, HS_REFUSED, "subprotocol", NULL},
+
+    /* Sec-WebSocket-Extensions */
+    {"RFC 6455 4.1 an extension when none was offered", PLAIN,
+     R101 UPG CONN ACC "Sec-WebSocket-Extensions: permessage-deflate\r\n" END, HS_REFUSED, NULL,
+     NULL},
+    {"RFC 6455 4.1 an unknown extension when none was offered", PLAIN,
+     R101 UPG CONN ACC "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n" END, HS_REFUSED,
+     NULL, NULL},
+    {"RFC 6455 4.1 an unknown extension when deflate was offered", DEFLATE,
+     R101 UPG CONN ACC "Sec-WebSocket-Extensions: x-webkit-deflate-frame\r\n" END, HS_REFUSED,
+     NULL, NULL},
+    {"RFC 6455 4.1 extension in the second of two headers, none offered", PLAIN,
+     R101 UPG CONN ACC "Sec-WebSocket-Extensions: \r\n"
+                       "Sec-WebSocket-Extensions: permessage-deflate\r\n" END,
+     HS_REFUSED, NULL, NULL},
+    {"no extension answer to a deflate offer", DEFLATE, R101 UPG CONN ACC END, HS_ACCEPTED, NULL,
+     ""},
+};
+
+static void test_answer(const struct answer *a)
+{
+    struct client_setup s;
+    client_init(&s, "ws://server.example.com/chat");
+    static const char *const protos[] = {"chat", "superchat"};
+    if (a->variant == V8)
+        s.c.version = 8;
+    if (a->variant == PROTOS) {
+        s.c.subprotocols = protos;
+        s.c.num_subprotocols = 2;
+    }
+    if (a->variant == DEFLATE)
+        s.c.offer_deflate = true;
+
+    struct parsed p;
+    parse_head(&p, a->response, false);
+    if (!tap_ok(p.rc > 0, "hs_check_response %s: the response parses", a->name)) {
+        free(p.text);
+        return;
+    }
+    struct hs_result r;
+    memset(&r, 0x5A, sizeof(r)); /* the result must be filled, whatever was there */
+    int rc = hs_check_response(&s.c, &p.head, &r);
+    static const char *const names[] = {"HS_ACCEPTED", "HS_REDIRECT", "HS_RETRY_VERSION",
+                                        "HS_REFUSED"};
+    bool ok = r.outcome == a->outcome && rc == (a->outcome == HS_ACCEPTED ? 0 : -1) &&
+              r.status == p.head.status;
+    if (ok && a->error)
+        ok = strstr(r.error, a->error) != NULL;
+    if (ok && a->outcome != HS_ACCEPTED)
+        ok = r.error[0] != 0 && memchr(r.error, 0, sizeof(r.error)) != NULL;
+    if (ok && a->outcome == HS_ACCEPTED && a->detail)
+        ok = strcmp(r.subprotocol, a->detail) == 0;
+    if (ok && a->outcome == HS_ACCEPTED && a->variant != DEFLATE)
+        ok = !r.has_deflate;
+    if (ok && a->outcome == HS_REDIRECT)
+        ok = strcmp(r.location, a->detail) == 0;
+    if (ok && a->outcome == HS_RETRY_VERSION)
+        ok = r.retry_version == (unsigned)atoi(a->detail);
+    if (!tap_ok(ok, "hs_check_response %s: %s%s%s", a->name, names[a->outcome],
+                a->error ? ", error mentions " : "", a->error ? a->error : ""))
+        tap_diag("got rc %d outcome %d status %d error \"%.*s\" subprotocol \"%.*s\" "
+                 "location \"%.*s\" retry %u",
+                 rc, (int)r.outcome, r.status, (int)sizeof(r.error), r.error,
+                 (int)sizeof(r.subprotocol), r.subprotocol, 100, r.location, r.retry_version);
+    free(p.text);
+}
+
+/* ---- the server role ---- */
+
+struct request {
+    const char *name;
+    const char *request;
+    const char *const *prefs; /* server's subprotocols, NULL-terminated */
+    int status;
+    const char *detail; /* 101: the chosen subprotocol; otherwise a part of r->error */
+    unsigned version;
+};
+
+#define GET "GET /chat HTTP/1.1\r\n"
+#define HOST "Host: server.example.com\r\n"
+#define KEY "Sec-WebSocket-Key: " SAMPLE_KEY "\r\n"
+#define V13 "Sec-WebSocket-Version: 13\r\n"
+#define GOOD_FIELDS HOST UPG CONN KEY V13
+
+static const char *const no_prefs[] = {NULL};
+static const char *const chat_first[] = {"chat", "superchat", NULL};
+static const char *const superchat_first[] = {"superchat", "chat", NULL};
+static const char *const mqtt_only[] = {"mqtt", NULL};
+
+static const struct request requests[] = {
+    {"RFC 6455 4.2.1 a good request", GET GOOD_FIELDS END, no_prefs, 101, "", 13},
+    {"RFC 6455 1.2 the sample request", GET HOST UPG CONN KEY
+     "Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n" V13 END,
+     chat_first, 101, "chat", 13},
+    {"RFC 6455 4.2.1 Firefox's Connection: keep-alive, Upgrade", GET HOST UPG
+     "Connection: keep-alive, Upgrade\r\n" KEY V13 END, no_prefs, 101, "", 13},
+    {"RFC 6455 4.2.1 Upgrade and Connection values are case-insensitive", GET HOST
+     "Upgrade: WebSocket\r\nConnection: upgrade\r\n" KEY V13 END, no_prefs, 101, "", 13},
+    {"RFC 6455 4.2.1 a request target with a query", "GET /chat?room=1 HTTP/1.1\r\n" GOOD_FIELDS
+     END, no_prefs, 101, "", 13},
+    {"RFC 6455 4.2.1 POST gets 405", "POST /chat HTTP/1.1\r\n" GOOD_FIELDS END, no_prefs, 405,
+     "POST", 0},
+    {"RFC 6455 4.2.1 HEAD gets 405", "HEAD /chat HTTP/1.1\r\n" GOOD_FIELDS END, no_prefs, 405,
+     "HEAD", 0},
+    {"RFC 9110 9.1 methods are case-sensitive: get gets 405", "get /chat HTTP/1.1\r\n" GOOD_FIELDS
+     END, no_prefs, 405, "get", 0},
+    {"RFC 6455 4.2.1 HTTP/1.0 is refused", "GET /chat HTTP/1.0\r\n" GOOD_FIELDS END, no_prefs,
+     400, "HTTP/1.1", 0},
+    {"RFC 6455 4.2.1 no Host is refused", GET UPG CONN KEY V13 END, no_prefs, 400, "Host", 0},
+    {"RFC 6455 4.2.1 two Host headers are refused", GET HOST "Host: other.example\r\n" UPG CONN
+     KEY V13 END, no_prefs, 400, "Host", 0},
+    {"RFC 6455 4.2.1 missing Upgrade gets 426", GET HOST CONN KEY V13 END, no_prefs, 426,
+     "Upgrade", 0},
+    {"RFC 6455 4.2.1 Upgrade: h2c gets 426", GET HOST "Upgrade: h2c\r\n" CONN KEY V13 END,
+     no_prefs, 426, "Upgrade", 0},
+    {"RFC 6455 4.2.1 missing Connection is refused", GET HOST UPG KEY V13 END, no_prefs, 400,
+     "Connection", 0},
+    {"RFC 6455 4.2.1 Connection without upgrade is refused", GET HOST UPG
+     "Connection: keep-alive\r\n" KEY V13 END, no_prefs, 400, "Connection", 0},
+    {"RFC 6455 4.2.1 version 8 is accepted", GET HOST UPG CONN KEY
+     "Sec-WebSocket-Version: 8\r\n" END, no_prefs, 101, "", 8},
+    {"RFC 6455 4.4 version 7 gets 426", GET HOST UPG CONN KEY "Sec-WebSocket-Version: 7\r\n" END,
+     no_prefs, 426, "7", 0},
+    {"RFC 6455 4.4 version 14 gets 426", GET HOST UPG CONN KEY
+     "Sec-WebSocket-Version: 14\r\n" END, no_prefs, 426, "14", 0},
+    {"RFC 6455 4.2.1 missing version gets 426", GET HOST UPG CONN KEY END, no_prefs, 426,
+     "Version", 0},
+    {"RFC 6455 4.2.1 version 013 is not 13", GET HOST UPG CONN KEY
+     "Sec-WebSocket-Version: 013\r\n" END, no_prefs, 426, "013", 0},
+    {"RFC 6455 4.2.1 missing key is refused", GET HOST UPG CONN V13 END, no_prefs, 400, "Key",
+     0},
+    {"RFC 6455 4.2.1 key of 23 characters is refused", GET HOST UPG CONN
+     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=\r\n" V13 END, no_prefs, 400, "Key", 0},
+    {"RFC 6455 4.2.1 key of 25 characters is refused", GET HOST UPG CONN
+     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ===\r\n" V13 END, no_prefs, 400, "Key", 0},
+    {"RFC 6455 4.2.1 key of 20 bytes is refused", GET HOST UPG CONN
+     "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n" V13 END, no_prefs, 400, "Key", 0},
+    {"RFC 6455 4.2.1 key that is not base64 is refused", GET HOST UPG CONN
+     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub2*jZQ==\r\n" V13 END, no_prefs, 400, "Key", 0},
+    {"RFC 6455 4.2.1 key without padding is refused", GET HOST UPG CONN
+     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQAA\r\n" V13 END, no_prefs, 400, "Key", 0},
+    {"RFC 6455 4.2.1 key of 16 bytes: AAAAAAAAAAAAAAAAAAAAAB== has non-zero low bits", GET HOST
+     UPG CONN "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAB==\r\n" V13 END, no_prefs, 400, "Key",
+     0},
+    {"RFC 6455 4.2.1 key AAAAAAAAAAAAAAAAAAAAAQ== is 16 bytes", GET HOST UPG CONN
+     "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAQ==\r\n" V13 END, no_prefs, 101, "", 13},
+    {"RFC 6455 4.2.1 key /////////////////////w== is 16 bytes", GET HOST UPG CONN
+     "Sec-WebSocket-Key: /////////////////////w==\r\n" V13 END, no_prefs, 101, "", 13},
+    {"RFC 6455 4.2.1 two keys are refused", GET HOST UPG CONN KEY KEY V13 END, no_prefs, 400,
+     "Key", 0},
+    {"RFC 6455 4.2.2 subprotocol by the server's preference", GET GOOD_FIELDS
+     "Sec-WebSocket-Protocol: chat, superchat\r\n" END, superchat_first, 101, "superchat", 13},
+    {"RFC 6455 4.2.2 subprotocol by the server's preference, other order", GET GOOD_FIELDS
+     "Sec-WebSocket-Protocol: superchat, chat\r\n" END, chat_first, 101, "chat", 13},
+    {"RFC 6455 4.2.2 subprotocols from several headers", GET GOOD_FIELDS
+     "Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Protocol: superchat\r\n" END,
+     superchat_first, 101, "superchat", 13},
+    {"RFC 6455 4.2.2 no common subprotocol: none chosen", GET GOOD_FIELDS
+     "Sec-WebSocket-Protocol: chat, superchat\r\n" END, mqtt_only, 101, "", 13},
+    {"RFC 6455 4.2.2 subprotocol offered but the server has none", GET GOOD_FIELDS
+     "Sec-WebSocket-Protocol: chat\r\n" END, no_prefs, 101, "", 13},
+    {"RFC 6455 4.2.2 subprotocols compared as whole tokens", GET GOOD_FIELDS
+     "Sec-WebSocket-Protocol: superchat2, xchat\r\n" END, chat_first, 101, "", 13},
+};
+
+static size_t count_prefs(const char *const *p)
+{
+    size_t n = 0;
+    while (p[n])
+        n++;
+    return n;
+}
+
+/* Builds the server's answer and parses it back as a response. */
+static void build_response(const struct hs_server_result *r, struct parsed *p)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    if (hs_build_response(r, &b) != 0)
+        tap_diag("hs_build_response failed");
+    char *text = malloc(buf_size(&b) + 1);
+    if (!text)
+        abort();
+    memcpy(text, buf_head(&b), buf_size(&b));
+    text[buf_size(&b)] = 0;
+    parse_head(p, text, false);
+    free(text);
+    buf_free(&b);
+}
+
+static void test_request_check(const struct request *q)
+{
+    struct parsed p;
+    parse_head(&p, q->request, true);
+    if (!tap_ok(p.rc > 0, "hs_check_request %s: the request parses", q->name)) {
+        free(p.text);
+        return;
+    }
+    struct hs_server s = {q->prefs, count_prefs(q->prefs), false};
+    struct hs_server_result r;
+    memset(&r, 0x5A, sizeof(r));
+    int rc = hs_check_request(&s, &p.head, &r);
+    bool ok = r.status == q->status && rc == (q->status == 101 ? 0 : -1);
+    if (ok && q->status == 101)
+        ok = strcmp(r.subprotocol, q->detail) == 0 && r.version == q->version && !r.has_deflate;
+    else if (ok)
+        ok = strstr(r.error, q->detail) != NULL;
+    if (!tap_ok(ok, "hs_check_request %s: %d%s%s", q->name, q->status,
+                q->status == 101 ? ", subprotocol " : ", error mentions ", q->detail))
+        tap_diag("got rc %d status %d subprotocol \"%.*s\" version %u error \"%.*s\"", rc,
+                 r.status, (int)sizeof(r.subprotocol), r.subprotocol, r.version,
+                 (int)sizeof(r.error), r.error);
+
+    /* The answer built for it. */
+    struct parsed a;
+    build_response(&r, &a);
+    char v[512];
+    ok = a.rc > 0 && a.head.status == q->status;
+    if (ok && q->status == 101) {
+        char want[HS_ACCEPT_LEN + 1];
+        const struct http_header *k = http_find_header(&p.head, "Sec-WebSocket-Key");
+        hs_accept_for_key(k->value, k->value_len, want);
+        ok = strcmp(r.accept, want) == 0 &&
+             strcmp(only_value(&a.head, "Sec-WebSocket-Accept", v, sizeof(v)), want) == 0 &&
+             strcmp(only_value(&a.head, "Upgrade", v, sizeof(v)), "websocket") == 0 &&
+             strcmp(only_value(&a.head, "Connection", v, sizeof(v)), "Upgrade") == 0 &&
+             strcmp(only_value(&a.head, "Sec-WebSocket-Protocol", v, sizeof(v)),
+                    q->detail[0] ? q->detail : "(none)") == 0 &&
+             strcmp(only_value(&a.head, "Sec-WebSocket-Extensions", v, sizeof(v)), "(none)") ==
+                 0;
+    } else if (ok) {
+        /* The body says why; Content-Length counts it exactly. */
+        const char *body = a.text + a.rc;
+        size_t body_len = a.len - (size_t)a.rc;
+        ok = strcmp(only_value(&a.head, "Content-Length", v, sizeof(v)), "(none)") != 0 &&
+             (size_t)atoi(v) == body_len &&
+             memmem(body, body_len, q->detail, strlen(q->detail)) != NULL;
+        if (ok && q->status == 426)
+            ok = strcmp(only_value(&a.head, "Sec-WebSocket-Version", v, sizeof(v)), "13, 8") ==
+                 0;
+    }
+    if (!tap_ok(ok, "hs_build_response %s: %d answer%s", q->name, q->status,
+                q->status == 426 ? " with Sec-WebSocket-Version: 13, 8" : ""))
+        tap_diag("answer: %.*s", (int)a.len, a.text);
+    free(a.text);
+    free(p.text);
+}
+
+static void test_server_misc(void)
+{
+    /* RFC 6455 4.2.2: the accept value is computed from the key as sent. */
+    struct parsed p;
+    parse_head(&p, GET GOOD_FIELDS END, true);
+    struct hs_server s = {no_prefs, 0, false};
+    struct hs_server_result r;
+    hs_check_request(&s, &p.head, &r);
+    tap_ok(strcmp(r.accept, SAMPLE_ACCEPT) == 0,
+           "RFC 6455 4.2.2: the sample key's accept is " SAMPLE_ACCEPT);
+    free(p.text);
+
+    /* An extension offer is ignored when the server does not allow deflate. */
+    parse_head(&p, GET GOOD_FIELDS "Sec-WebSocket-Extensions: permessage-deflate\r\n" END, true);
+    hs_check_request(&s, &p.head, &r);
+    struct parsed a;
+    build_response(&r, &a);
+    char v[256];
+    tap_ok(r.status == 101 && !r.has_deflate &&
+               strcmp(only_value(&a.head, "Sec-WebSocket-Extensions", v, sizeof(v)), "(none)") ==
+                   0,
+           "RFC 6455 9.1: no extension is accepted when the server allows none");
+    free(a.text);
+    free(p.text);
+
+    /* Every error status has an answer with a reason phrase. */
+    static const int statuses[] = {400, 405, 426, 500};
+    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        memset(&r, 0, sizeof(r));
+        r.status = statuses[i];
+        snprintf(r.error, sizeof(r.error), "why %d", statuses[i]);
+        build_response(&r, &a);
+        tap_ok(a.rc > 0 && a.head.status == statuses[i] && a.head.reason_len > 0,
+               "hs_build_response: status %d answer has a reason phrase", statuses[i]);
+        free(a.text);
+    }
+}
+
+/* ---- both roles together ---- */
+
+static void test_round_trip(void)
+{
+    static const struct {
+        const char *name;
+        const char *const *offer;
+        size_t num_offer;
+        const char *const *prefs;
+        const char *chosen;
+        unsigned version;
+    } trips[] = {
+        {"no subprotocols", NULL, 0, no_prefs, "", 13},
+        {"server prefers superchat", chat_first, 2, superchat_first, "superchat", 13},
+        {"server prefers chat", superchat_first, 2, chat_first, "chat", 13},
+        {"no common subprotocol", chat_first, 2, mqtt_only, "", 13},
+        {"version 8", chat_first, 1, chat_first, "chat", 8},
+    };
+    for (size_t i = 0; i < sizeof(trips) / sizeof(trips[0]); i++) {
+        struct client_setup cs;
+        client_init(&cs, "ws://[::1]:9000/chat?x=1");
+        uint8_t nonce[16];
+        for (size_t k = 0; k < 16; k++)
+            nonce[k] = (uint8_t)(i * 16 + k * 7);
+        hs_client_set_key(&cs.c, nonce);
+        cs.c.subprotocols = trips[i].offer;
+        cs.c.num_subprotocols = trips[i].num_offer;
+        cs.c.version = trips[i].version;
+        cs.c.origin = "http://example.com";
+
+        struct parsed req;
+        build_request(&cs.c, &req);
+        struct hs_server s = {trips[i].prefs, count_prefs(trips[i].prefs), false};
+        struct hs_server_result sr;
+        int src = hs_check_request(&s, &req.head, &sr);
+        struct parsed resp;
+        build_response(&sr, &resp);
+        struct hs_result cr;
+        int crc = resp.rc > 0 ? hs_check_response(&cs.c, &resp.head, &cr) : -2;
+        if (!tap_ok(src == 0 && sr.version == trips[i].version && crc == 0 &&
+                        cr.outcome == HS_ACCEPTED && strcmp(cr.subprotocol, trips[i].chosen) == 0,
+                    "round trip %s: wsc's server accepts wsc's client, subprotocol \"%s\"",
+                    trips[i].name, trips[i].chosen))
+            tap_diag("server rc %d status %d (%s); client rc %d (%s)", src, sr.status, sr.error,
+                     crc, crc == -2 ? "unparsable" : cr.error);
+        free(req.text);
+        free(resp.text);
+    }
+}
+
+int main(void)
+{
+    test_primitives();
+    test_request();
+    for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++)
+        test_answer(&answers[i]);
+    for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
+        test_request_check(&requests[i]);
+    test_server_misc();
+    test_round_trip();
+    return tap_done();
+}
