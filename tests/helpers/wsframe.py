@@ -1,0 +1,106 @@
+"""Bare RFC 6455 framing for the test helpers (stdlib only, no validation beyond parsing).
+
+Shared by raw_server.py and fast_client.py; deliberately permissive so that helpers can
+build and record frames that break the rules.
+"""
+
+import base64
+import hashlib
+import os
+import struct
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+def accept_key(key):
+    """Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 4.2.2)."""
+    if isinstance(key, str):
+        key = key.encode("ascii")
+    return base64.b64encode(hashlib.sha1(key.strip() + GUID).digest()).decode("ascii")
+
+
+def mask_bytes(data, mask):
+    if not data:
+        return b""
+    n = len(data)
+    m = (mask * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(m, "big")).to_bytes(n, "big")
+
+
+def encode(opcode, payload=b"", fin=True, rsv=0, mask=None, length=None):
+    """One frame. rsv: 3-bit value (4 = RSV1). mask: 4 bytes, True (random) or None.
+    length overrides the payload length written in the header (to lie about it)."""
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    b0 = (0x80 if fin else 0) | ((rsv & 7) << 4) | (opcode & 0xF)
+    n = len(payload) if length is None else length
+    mbit = 0x80 if mask else 0
+    if n < 126:
+        head = struct.pack("!BB", b0, mbit | n)
+    elif n < 65536:
+        head = struct.pack("!BBH", b0, mbit | 126, n)
+    else:
+        head = struct.pack("!BBQ", b0, mbit | 127, n)
+    if mask:
+        if mask is True:
+            mask = os.urandom(4)
+        return head + mask + mask_bytes(payload, mask)
+    return head + payload
+
+
+def close_payload(code=None, reason=""):
+    if code is None:
+        return b""
+    if isinstance(reason, str):
+        reason = reason.encode("utf-8")
+    return struct.pack("!H", code) + reason
+
+
+class Frame:
+    __slots__ = ("fin", "rsv", "opcode", "masked", "payload")
+
+    def __init__(self, fin, rsv, opcode, masked, payload):
+        self.fin, self.rsv, self.opcode, self.masked, self.payload = (
+            fin, rsv, opcode, masked, payload)
+
+    def close_code(self):
+        if self.opcode != OP_CLOSE or len(self.payload) < 2:
+            return None
+        return struct.unpack("!H", self.payload[:2])[0]
+
+    def close_reason(self):
+        return self.payload[2:].decode("utf-8", "replace")
+
+
+def parse(buf):
+    """Parse one frame from the front of buf (bytes/bytearray).
+    Returns (Frame, consumed) or (None, 0) when more bytes are needed."""
+    if len(buf) < 2:
+        return None, 0
+    b0, b1 = buf[0], buf[1]
+    n = b1 & 0x7F
+    pos = 2
+    if n == 126:
+        if len(buf) < 4:
+            return None, 0
+        n = struct.unpack("!H", bytes(buf[2:4]))[0]
+        pos = 4
+    elif n == 127:
+        if len(buf) < 10:
+            return None, 0
+        n = struct.unpack("!Q", bytes(buf[2:10]))[0]
+        pos = 10
+    masked = bool(b1 & 0x80)
+    if masked:
+        if len(buf) < pos + 4:
+            return None, 0
+        mask = bytes(buf[pos:pos + 4])
+        pos += 4
+    if len(buf) < pos + n:
+        return None, 0
+    payload = bytes(buf[pos:pos + n])
+    if masked:
+        payload = mask_bytes(payload, mask)
+    return Frame(bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0xF, masked, payload), pos + n
