@@ -11,6 +11,8 @@ enum {
     OPT_HELP = 256, OPT_VERSION, OPT_BIND, OPT_ECHO, OPT_MAX_MESSAGE, OPT_TRACE,
     OPT_NO_DEFLATE, OPT_CHUNK, OPT_BINARY_FORMAT, OPT_NO_INTERACTIVE, OPT_CONNECT_TIMEOUT,
     OPT_HANDSHAKE_TIMEOUT, OPT_CLOSE_TIMEOUT, OPT_CA, OPT_CERT, OPT_KEY, OPT_PASSPHRASE,
+    OPT_AUTH, OPT_MAX_REDIRECTS, OPT_PROXY, OPT_PING_INTERVAL, OPT_PING_TIMEOUT, OPT_RECONNECT,
+    OPT_JSONL, OPT_PRETTY, OPT_COLOR, OPT_NO_COLOR,
 };
 
 struct option_spec {
@@ -28,6 +30,10 @@ static const struct option_spec specs[] = {
     {"origin", 'o', "ORIGIN", "send an Origin header"},
     {"subprotocol", 's', "NAME", "offer (or, listening, accept) a subprotocol (repeatable)"},
     {"protocol-version", 'p', "N", "WebSocket version to offer: 13 (default) or 8"},
+    {"auth", OPT_AUTH, "USER:PASS", "HTTP Basic authentication (also taken from the URL)"},
+    {"location", 'L', NULL, "follow 3xx redirects"},
+    {"max-redirects", OPT_MAX_REDIRECTS, "N", "follow at most N redirects (default 10)"},
+    {"proxy", OPT_PROXY, "URL", "connect through an HTTP proxy (CONNECT)"},
     {"connect-timeout", OPT_CONNECT_TIMEOUT, "SEC", "give up connecting after SEC (default 10)"},
     {"handshake-timeout", OPT_HANDSHAKE_TIMEOUT, "SEC",
      "give up the opening handshake after SEC (default 10)"},
@@ -44,6 +50,11 @@ static const struct option_spec specs[] = {
     {"no-deflate", OPT_NO_DEFLATE, NULL, "do not offer permessage-deflate"},
     {"max-message", OPT_MAX_MESSAGE, "BYTES",
      "largest incoming message (default 268435456; 0: no limit)"},
+    {"ping-interval", OPT_PING_INTERVAL, "SEC", "send a ping every SEC seconds"},
+    {"ping-timeout", OPT_PING_TIMEOUT, "SEC",
+     "with --ping-interval, close when no pong comes within SEC (default 10)"},
+    {"reconnect", OPT_RECONNECT, "[N]",
+     "after an abnormal close, reconnect with backoff (N tries; default unbounded)"},
     {"execute", 'x', "MSG", "send MSG after connecting, before stdin (repeatable)"},
     {"wait", 'w', "SEC", "after stdin ends, keep receiving for SEC (-1: until the peer closes)"},
     {"one", '1', NULL, "send at most one message, print the first one received, close"},
@@ -54,6 +65,11 @@ static const struct option_spec specs[] = {
     {"binary-format", OPT_BINARY_FORMAT, "FMT",
      "show binary messages as hex, base64 or raw (default: hex on a terminal, raw otherwise)"},
     {"show-ping-pong", 'P', NULL, "show pings and pongs"},
+    {"timestamps", 'T', NULL, "prefix each message with the time"},
+    {"jsonl", OPT_JSONL, NULL, "print one JSON object per event"},
+    {"pretty", OPT_PRETTY, NULL, "pretty-print JSON text messages"},
+    {"color", OPT_COLOR, "WHEN", "colour: auto (on a terminal), always or never"},
+    {"no-color", OPT_NO_COLOR, NULL, "the same as --color never"},
     {"interactive", 'i', NULL, "interactive mode even when stdin is not a terminal"},
     {"no-interactive", OPT_NO_INTERACTIVE, NULL, "pipe mode even on a terminal"},
     {"verbose", 'v', NULL, "show the handshake and negotiated options on stderr"},
@@ -75,8 +91,9 @@ static void print_help(void)
         char shortname[8] = "    ";
         if (s->key < 256)
             snprintf(shortname, sizeof(shortname), "-%c, ", s->key);
-        snprintf(left, sizeof(left), "%s--%s%s%s", shortname, s->name, s->arg ? " " : "",
-                 s->arg ? s->arg : "");
+        bool is_optional = s->arg && s->arg[0] == '[';
+        snprintf(left, sizeof(left), "%s--%s%s%s", shortname, s->name,
+                 s->arg && !is_optional ? " " : is_optional ? "=" : "", s->arg ? s->arg : "");
         printf("  %-32s %s\n", left, s->help);
     }
     printf("\nExit status: 0 normal close, 1 error, 2 usage, 3 cannot connect,\n"
@@ -209,6 +226,46 @@ static enum options_result apply(struct options *o, int key, const char *arg,
             return usage(err, errlen, "--%s: '%s' is not hex, base64 or raw", name, arg);
         break;
     case 'P': o->show_ping_pong = true; break;
+    case 'T': o->has_timestamps = true; break;
+    case OPT_JSONL: o->is_jsonl = true; break;
+    case OPT_PRETTY: o->is_pretty = true; break;
+    case OPT_COLOR:
+        if (!strcmp(arg, "auto"))
+            o->color = TRI_AUTO;
+        else if (!strcmp(arg, "always"))
+            o->color = TRI_YES;
+        else if (!strcmp(arg, "never"))
+            o->color = TRI_NO;
+        else
+            return usage(err, errlen, "--%s: '%s' is not auto, always or never", name, arg);
+        break;
+    case OPT_NO_COLOR: o->color = TRI_NO; break;
+    case OPT_AUTH:
+        if (!strchr(arg, ':'))
+            return usage(err, errlen, "--%s: expected USER:PASS, got '%s'", name, arg);
+        o->auth = arg;
+        break;
+    case 'L': o->follow_redirects = true; break;
+    case OPT_MAX_REDIRECTS:
+        if (parse_uint(arg, 1000, &u))
+            return usage(err, errlen, "--%s: bad number '%s'", name, arg);
+        o->max_redirects = (unsigned)u;
+        break;
+    case OPT_PROXY: o->proxy = arg; break;
+    case OPT_PING_INTERVAL:
+    case OPT_PING_TIMEOUT: {
+        double v;
+        if (parse_seconds(arg, &v, false) || v == 0)
+            return usage(err, errlen, "--%s: bad number of seconds '%s'", name, arg);
+        *(key == OPT_PING_INTERVAL ? &o->ping_interval : &o->ping_timeout) = v;
+        break;
+    }
+    case OPT_RECONNECT:
+        o->has_reconnect = true;
+        if (arg && (parse_uint(arg, 1000000, &u) || u == 0))
+            return usage(err, errlen, "--%s: bad number of tries '%s'", name, arg);
+        o->reconnect_tries = arg ? (unsigned)u : 0;
+        break;
     case 'i': o->interactive = TRI_YES; break;
     case OPT_NO_INTERACTIVE: o->interactive = TRI_NO; break;
     case 'v': o->verbose++; break;
@@ -239,13 +296,17 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
     o->connect_timeout = 10;
     o->handshake_timeout = 10;
     o->close_timeout = 5;
+    o->max_redirects = 10;
+    o->ping_timeout = 10;
 
     struct option longopts[NUM_SPECS + 1];
     char shortopts[3 * NUM_SPECS + 2] = "+:";
     size_t k = strlen(shortopts);
     for (size_t i = 0; i < NUM_SPECS; i++) {
-        longopts[i] = (struct option){specs[i].name, specs[i].arg ? required_argument : no_argument,
-                                      NULL, specs[i].key};
+        int has_arg = !specs[i].arg           ? no_argument
+                      : specs[i].arg[0] == '[' ? optional_argument
+                                               : required_argument;
+        longopts[i] = (struct option){specs[i].name, has_arg, NULL, specs[i].key};
         if (specs[i].key < 256) {
             shortopts[k++] = (char)specs[i].key;
             if (specs[i].arg)

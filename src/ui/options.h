@@ -49,6 +49,21 @@ struct options {
     const char *cert_file;
     const char *key_file;
     const char *passphrase;
+    /* connection layer */
+    const char *auth;           /* --auth USER:PASS */
+    bool follow_redirects;      /* -L */
+    unsigned max_redirects;
+    const char *proxy;          /* --proxy URL; NULL: from the environment */
+    /* keepalive and reconnection */
+    double ping_interval;       /* 0: off */
+    double ping_timeout;
+    bool has_reconnect;
+    unsigned reconnect_tries;   /* 0: unbounded */
+    /* output */
+    bool is_jsonl;
+    bool has_timestamps;
+    bool is_pretty;
+    enum tri color;
 };
 
 enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_USAGE };
