@@ -49,6 +49,8 @@ struct peer {
     struct buf echo;            /* --echo: the message being collected; owned */
     enum ws_opcode echo_op;
     long deadline;              /* ms; 0: none */
+    long next_ping;             /* --ping-interval: when the next ping goes; 0: off */
+    long pong_deadline;         /* a keepalive ping awaits its pong until then; 0: none */
     bool eof;
     struct loop_result res;
 };
@@ -68,6 +70,7 @@ struct loop {
     int interrupts;
     size_t messages_received;
     bool is_interactive;        /* stdin is the console */
+    bool output_gone;           /* stdout failed: closing */
     struct command cmd;         /* the slash command being run; owned */
     long ping_sent_at;          /* /ping: when, for the round-trip time */
     uint8_t ping_payload[WS_MAX_CONTROL];
@@ -150,9 +153,10 @@ static void ev_frame(void *ctx, bool is_outgoing, const struct ws_frame_header *
     output_frame(p->loop->out, is_outgoing, h, preview, n);
 }
 
+/* --echo answers instead of printing; --one prints the first message only. */
 static bool shows_messages(const struct loop *l)
 {
-    return !l->opt->is_echo;
+    return !l->opt->is_echo && !(l->opt->is_one && l->messages_received >= 1);
 }
 
 static void ev_begin(void *ctx, enum ws_opcode op)
@@ -181,11 +185,11 @@ static void ev_end(void *ctx)
 {
     struct peer *p = ctx;
     struct loop *l = p->loop;
-    l->messages_received++;
     if (l->opt->is_echo)
         ws_send_message(&p->ws, p->echo_op, buf_head(&p->echo), buf_size(&p->echo));
     if (shows_messages(l))
         output_message_end(l->out);
+    l->messages_received++;
     if (l->opt->is_one && l->messages_received == 1)
         start_close(p, WS_CLOSE_NORMAL, NULL);
 }
@@ -200,6 +204,7 @@ static void ev_pong(void *ctx, const uint8_t *data, size_t len)
 {
     struct peer *p = ctx;
     struct loop *l = p->loop;
+    p->pong_deadline = 0; /* any pong shows the peer is alive */
     if (l->ping_sent_at && len == l->ping_len && !memcmp(data, l->ping_payload, len)) {
         note(l->out, "pong after %ld ms", now_ms() - l->ping_sent_at);
         l->ping_sent_at = 0;
@@ -235,6 +240,8 @@ static void open_engine(struct peer *p, enum ws_role role, const struct ws_defla
     p->has_ws = true;
     p->phase = PHASE_OPEN;
     p->deadline = 0;
+    if (opt->ping_interval > 0)
+        p->next_ping = ms_from(opt->ping_interval);
     if (dp && ws_deflate_enable(&p->ws, dp, role == WS_ROLE_CLIENT) != 0)
         end_peer(p, END_IO, "cannot initialise zlib");
 }
@@ -509,8 +516,34 @@ static void advance(struct peer *p)
     }
 }
 
+/* --ping-interval: a ping every interval; no pong within --ping-timeout
+ * means the peer or the path to it is gone. */
+static void check_keepalive(struct peer *p, long now)
+{
+    const struct options *opt = p->loop->opt;
+    if (p->phase != PHASE_OPEN || p->ws.state != WS_STATE_OPEN)
+        return;
+    if (p->pong_deadline && now >= p->pong_deadline) {
+        p->pong_deadline = 0;
+        p->next_ping = 0;
+        p->res.kind = END_PING_TIMEOUT;
+        snprintf(p->res.message, sizeof(p->res.message), "no pong within %g s",
+                 opt->ping_timeout);
+        start_close(p, WS_CLOSE_GOING_AWAY, "no pong");
+        return;
+    }
+    if (p->next_ping && now >= p->next_ping) {
+        static const char payload[] = "wsc keepalive";
+        ws_send_ping(&p->ws, payload, sizeof(payload) - 1);
+        if (!p->pong_deadline)
+            p->pong_deadline = ms_from(opt->ping_timeout);
+        p->next_ping = ms_from(opt->ping_interval);
+    }
+}
+
 static void check_timer(struct peer *p, long now)
 {
+    check_keepalive(p, now);
     if (!p->deadline || now < p->deadline)
         return;
     p->deadline = 0;
@@ -772,6 +805,23 @@ static void handle_signals(struct loop *l)
     }
 }
 
+/* stdout is gone (a closed pipe) or broken: stop printing, and finish the
+ * closing handshake with 1001 so that the peer sees a clean goodbye and no
+ * unread data turns our TCP close into a reset. */
+static void output_gone(struct loop *l)
+{
+    l->output_gone = true;
+    for (size_t i = 0; i < l->num_peers; i++) {
+        struct peer *p = l->peers[i];
+        if (p->res.kind == END_NONE) {
+            p->res.kind = END_IO;
+            snprintf(p->res.message, sizeof(p->res.message), "cannot write output: %s",
+                     strerror(l->out->error_no));
+        }
+    }
+    close_all(l, WS_CLOSE_GOING_AWAY);
+}
+
 /* ---- the loop ---- */
 
 static void loop_init(struct loop *l, const struct options *opt, struct output *out,
@@ -814,9 +864,11 @@ static long next_timeout(const struct loop *l, long now)
 {
     long next = -1;
     for (size_t i = 0; i < l->num_peers; i++) {
-        long d = l->peers[i]->deadline;
-        if (d && (next < 0 || d < next))
-            next = d;
+        const struct peer *p = l->peers[i];
+        long ds[3] = {p->deadline, p->next_ping, p->pong_deadline};
+        for (size_t k = 0; k < 3; k++)
+            if (ds[k] && (next < 0 || ds[k] < next))
+                next = ds[k];
     }
     if (l->wait_deadline && (next < 0 || l->wait_deadline < next))
         next = l->wait_deadline;
@@ -856,8 +908,8 @@ static int loop_turn(struct loop *l, int lfd, struct tls_context *tls)
     add_peer_fds(l, fds, &nfds);
 
     long now = now_ms();
-    if (output_flush(l->out) != 0)
-        return -1;
+    if (output_flush(l->out) != 0 && !l->output_gone)
+        output_gone(l);
     int r = poll(fds, (nfds_t)nfds, (int)next_timeout(l, now));
     if (r < 0 && errno != EINTR)
         return -1;
@@ -898,8 +950,6 @@ static int loop_turn(struct loop *l, int lfd, struct tls_context *tls)
         if (l->peers[i]->phase != PHASE_DONE)
             advance(l->peers[i]);
     }
-    if (l->out->failed)
-        return -1;
     return 0;
 }
 
@@ -932,16 +982,7 @@ void loop_run_client(struct stream *s, const struct options *opt, struct hs_clie
     verbose_head(&l, '>', (const char *)buf_head(&p->hs_out), buf_size(&p->hs_out));
     while (p->phase != PHASE_DONE) {
         if (loop_turn(&l, -1, NULL) != 0) {
-            if (out->failed) {
-                /* stdout is gone (a closed pipe): say goodbye properly */
-                end_peer(p, END_IO, "cannot write output: %s", strerror(out->error_no));
-                if (p->has_ws && p->ws.state == WS_STATE_OPEN) {
-                    ws_send_close(&p->ws, WS_CLOSE_GOING_AWAY, NULL, 0);
-                    write_out(p);
-                }
-            } else {
-                end_peer(p, END_IO, "poll: %s", strerror(errno));
-            }
+            end_peer(p, END_IO, "poll: %s", strerror(errno));
             break;
         }
     }

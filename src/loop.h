@@ -26,6 +26,7 @@ enum end_kind {
     END_REDIRECT,      /* 3xx: hs.location says where */
     END_RETRY_VERSION, /* 426 naming a version we speak */
     END_NO_CLOSE_REPLY,/* our close was not answered in time */
+    END_PING_TIMEOUT,  /* --ping-timeout passed without a pong */
     END_TLS,           /* TLS handshake or certificate failure */
     END_IO,            /* read/write error, stdin or stdout failure */
     END_INTERRUPTED,   /* a second Ctrl-C */

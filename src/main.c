@@ -77,6 +77,9 @@ static int report(const struct loop_result *r, const struct output *out)
     case END_NO_CLOSE_REPLY:
         error_line("the server did not answer our close: %s", r->message);
         return EXIT_ERROR;
+    case END_PING_TIMEOUT:
+        error_line("connection timed out: %s; closed with 1001", r->message);
+        return EXIT_ERROR;
     case END_TLS:
         error_line("%s", r->message);
         return EXIT_CONNECT;

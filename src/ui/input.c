@@ -14,6 +14,7 @@ void input_init(struct input *in, int fd, const struct options *opt, input_send_
     in->fd = fd;
     in->mode = opt->input;
     in->chunk = opt->chunk;
+    in->max_records = opt->is_one ? 1 : 0;
     in->send = send;
     in->ctx = ctx;
     buf_init(&in->pending, INPUT_FRAGMENT + READ_SIZE);
@@ -24,9 +25,16 @@ void input_free(struct input *in)
     buf_free(&in->pending);
 }
 
+static bool is_full(const struct input *in)
+{
+    return in->max_records && in->record_no >= in->max_records;
+}
+
 /* Sends p as the next frame of the current record. */
 static int send_piece(struct input *in, const uint8_t *p, size_t len, bool is_final)
 {
+    if (is_full(in))
+        return 0; /* -1: the rest of stdin is not sent */
     bool is_text = in->mode != INPUT_BINARY;
     if (is_text) {
         size_t ok = utf8_validate(&in->utf8, p, len);

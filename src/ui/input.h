@@ -29,6 +29,7 @@ struct input {
     bool in_message;       /* a fragmented message is open */
     uint64_t message_len;  /* -b: bytes of the open message sent so far */
     uint64_t record_no;    /* records sent, for messages */
+    uint64_t max_records;  /* -1: stop after this many; 0: no limit */
     struct utf8_state utf8;
     char error[160];
     input_send_fn send;
