@@ -22,7 +22,7 @@
 #define READ_SIZE (256 * 1024)
 #define HIGH_WATER (1024 * 1024) /* bytes queued to a peer before we stop producing */
 #define DRAIN_MS 2000            /* client: wait for the server's TCP close */
-#define MAX_PEERS 64
+#define MAX_PEERS 1024 /* --max-clients is at most this */
 
 enum phase {
     PHASE_HANDSHAKE, /* HTTP upgrade in progress */
@@ -166,8 +166,11 @@ static void ev_begin(void *ctx, enum ws_opcode op)
         buf_clear(&p->echo);
         p->echo_op = op;
     }
-    if (shows_messages(p->loop))
+    if (shows_messages(p->loop)) {
+        /* on a terminal, listen mode says which client a message is from */
+        p->loop->out->source_id = p->is_server ? p->id : 0;
         output_message_begin(p->loop->out, op);
+    }
 }
 
 static void ev_data(void *ctx, const uint8_t *data, size_t len)
@@ -386,6 +389,25 @@ static void server_handshake_done(struct peer *p, size_t head_len)
     buf_free(&p->in);
 }
 
+static size_t count_clients(const struct loop *l)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->num_peers; i++)
+        n += !l->peers[i]->close_after_write;
+    return n;
+}
+
+/* Answers a client's handshake with an error status and hangs up. */
+static void refuse_peer(struct peer *p, int status, const char *why)
+{
+    struct hs_server_result r = {.status = status};
+    snprintf(r.error, sizeof(r.error), "%s", why);
+    hs_build_response(&r, &p->hs_out);
+    p->close_after_write = true;
+    note(p->loop->out, "client %u refused: %s", p->id, why);
+    end_peer(p, END_HANDSHAKE, "%s", why);
+}
+
 /* A failed read or write: TLS failures are told apart from lost sockets. */
 static void stream_failed(struct peer *p, enum end_kind kind)
 {
@@ -424,12 +446,9 @@ static void read_handshake(struct peer *p)
     if (r < 0) {
         const char *what = r == HTTP_TOO_LARGE ? "larger than 16 KiB" : "not valid HTTP";
         if (p->is_server) {
-            struct hs_server_result sr = {.status = r == HTTP_TOO_LARGE ? 431 : 400};
-            snprintf(sr.error, sizeof(sr.error), "request head %s", what);
-            hs_build_response(&sr, &p->hs_out);
-            p->close_after_write = true;
-            note(p->loop->out, "client %u refused: request head %s", p->id, what);
-            end_peer(p, END_HANDSHAKE, "request head %s", what);
+            char why[64];
+            snprintf(why, sizeof(why), "request head %s", what);
+            refuse_peer(p, r == HTTP_TOO_LARGE ? 431 : 400, why);
         } else {
             size_t show = strcspn(data, "\r\n");
             end_peer(p, END_HANDSHAKE, "the server's answer is %s: \"%.*s\"", what,
@@ -897,7 +916,7 @@ static void service_peer(struct peer *p, short revents)
 /* One turn: poll, then service whatever is ready. Returns -1 on a fatal error. */
 static int loop_turn(struct loop *l, int lfd, struct tls_context *tls)
 {
-    struct pollfd fds[MAX_PEERS + 3];
+    struct pollfd fds[MAX_PEERS + 3]; /* peers, signals, stdin, listener */
     size_t nfds = 0;
     fds[nfds++] = (struct pollfd){.fd = sig_pipe[0], .events = POLLIN};
     bool reads_input = input_allowed(l);
@@ -932,6 +951,8 @@ static int loop_turn(struct loop *l, int lfd, struct tls_context *tls)
         if (p) {
             p->deadline = ms_from(l->opt->handshake_timeout);
             l->peers[l->num_peers++] = p;
+            if (count_clients(l) > l->opt->max_clients)
+                refuse_peer(p, 503, "too many clients (--max-clients)");
         } else if (s) {
             stream_free(s);
         } else if (fd >= 0) {

@@ -12,7 +12,7 @@ enum {
     OPT_NO_DEFLATE, OPT_CHUNK, OPT_BINARY_FORMAT, OPT_NO_INTERACTIVE, OPT_CONNECT_TIMEOUT,
     OPT_HANDSHAKE_TIMEOUT, OPT_CLOSE_TIMEOUT, OPT_CA, OPT_CERT, OPT_KEY, OPT_PASSPHRASE,
     OPT_AUTH, OPT_MAX_REDIRECTS, OPT_PROXY, OPT_PING_INTERVAL, OPT_PING_TIMEOUT, OPT_RECONNECT,
-    OPT_JSONL, OPT_PRETTY, OPT_COLOR, OPT_NO_COLOR,
+    OPT_JSONL, OPT_PRETTY, OPT_COLOR, OPT_NO_COLOR, OPT_MAX_CLIENTS,
 };
 
 struct option_spec {
@@ -26,6 +26,7 @@ static const struct option_spec specs[] = {
     {"connect", 'c', "URL", "connect to URL (the URL may also be given alone)"},
     {"listen", 'l', "PORT", "listen on PORT (0: any free port) and play the server side"},
     {"bind", OPT_BIND, "ADDR", "address to listen on (default 127.0.0.1)"},
+    {"max-clients", OPT_MAX_CLIENTS, "N", "listening, serve at most N clients at once (default 64)"},
     {"header", 'H', "'NAME: VALUE'", "add a request header (repeatable)"},
     {"origin", 'o', "ORIGIN", "send an Origin header"},
     {"subprotocol", 's', "NAME", "offer (or, listening, accept) a subprotocol (repeatable)"},
@@ -154,6 +155,11 @@ static enum options_result apply(struct options *o, int key, const char *arg,
         o->is_listen = true;
         break;
     case OPT_BIND: o->bind = arg; break;
+    case OPT_MAX_CLIENTS:
+        if (parse_uint(arg, 1000, &u) || u == 0)
+            return usage(err, errlen, "--%s: bad number '%s' (1-1000)", name, arg);
+        o->max_clients = (unsigned)u;
+        break;
     case 'H':
         if (!strchr(arg, ':') || arg[0] == ':' || strpbrk(arg, "\r\n"))
             return usage(err, errlen, "--%s: expected 'Name: value', got '%s'", name, arg);
@@ -297,6 +303,7 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
     o->handshake_timeout = 10;
     o->close_timeout = 5;
     o->max_redirects = 10;
+    o->max_clients = 64;
     o->ping_timeout = 10;
 
     struct option longopts[NUM_SPECS + 1];

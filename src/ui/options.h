@@ -18,6 +18,7 @@ struct options {
     bool is_listen;
     unsigned listen_port;       /* 0: any free port */
     const char *bind;
+    unsigned max_clients;       /* listen mode */
     const char *headers[OPT_MAX_LIST];
     size_t num_headers;
     const char *origin;

@@ -125,6 +125,11 @@ void output_message_begin(struct output *o, enum ws_opcode op)
     o->is_open = true;
     o->open_len = 0;
     o->is_partial = false;
+    if (o->source_id && o->is_tty) {
+        char label[24];
+        snprintf(label, sizeof(label), "[%u] ", o->source_id);
+        puts_(o, label);
+    }
     if (o->is_interactive)
         puts_(o, "< ");
 }

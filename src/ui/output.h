@@ -29,6 +29,7 @@ struct output {
     size_t line_len;
     uint8_t b64[3];          /* base64: bytes waiting for a full group */
     size_t b64_len;
+    unsigned source_id;      /* listen mode: the client a message is from (0: none) */
     bool is_open;            /* a message is being received */
     size_t open_len;         /* its bytes at the end of out, not yet written */
     bool is_partial;         /* some of it was written already (a large message) */
