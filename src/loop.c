@@ -225,6 +225,7 @@ static void ev_close(void *ctx, unsigned code, const uint8_t *reason, size_t len
     if (len)
         memcpy(p->res.close_reason, reason, len);
     p->res.close_reason[len] = 0;
+    utf8_sanitize(p->res.close_reason); /* printed on stderr */
 }
 
 static void open_engine(struct peer *p, enum ws_role role, const struct ws_deflate_params *dp)
@@ -453,6 +454,7 @@ static void read_handshake(struct peer *p)
             size_t show = strcspn(data, "\r\n");
             end_peer(p, END_HANDSHAKE, "the server's answer is %s: \"%.*s\"", what,
                      (int)(show > 60 ? 60 : show), data);
+            utf8_sanitize(p->res.message);
             p->phase = PHASE_DONE;
         }
         return;

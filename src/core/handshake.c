@@ -7,6 +7,8 @@
 
 #include <openssl/evp.h>
 
+#include "utf8.h"
+
 static const char GUID[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 void hs_base64(const uint8_t *p, size_t n, char *out)
@@ -102,6 +104,7 @@ static int refuse(struct hs_result *r, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(r->error, sizeof(r->error), fmt, ap);
     va_end(ap);
+    utf8_sanitize(r->error); /* it quotes the server and will be printed */
     r->outcome = HS_REFUSED;
     return -1;
 }
@@ -137,6 +140,7 @@ static int check_status(const struct hs_client *c, const struct http_head *h, st
         r->outcome = HS_REDIRECT;
         snprintf(r->error, sizeof(r->error), "server redirects (%d) to %.400s", h->status,
                  r->location);
+        utf8_sanitize(r->error);
         return -1;
     }
     if (h->status == 426) {
@@ -205,6 +209,8 @@ int hs_check_response(const struct hs_client *c, const struct http_head *h, stru
     r->status = h->status;
     if (h->status != 101)
         return check_status(c, h, r);
+    if (h->minor_version < 1)
+        return refuse(r, "RFC 6455 4.1: the 101 answer is not HTTP/1.1");
     const struct http_header *hd = http_find_header(h, "Upgrade");
     if (!hd || !http_has_token(hd->value, hd->value_len, "websocket"))
         return refuse(r, "RFC 6455 4.1: the 101 answer lacks \"Upgrade: websocket\"");
@@ -237,6 +243,7 @@ static int reject(struct hs_server_result *r, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(r->error, sizeof(r->error), fmt, ap);
     va_end(ap);
+    utf8_sanitize(r->error);
     r->status = status;
     return -1;
 }

@@ -66,3 +66,27 @@ size_t utf8_validate(struct utf8_state *st, const uint8_t *p, size_t len)
     }
     return len;
 }
+
+void utf8_sanitize(char *s)
+{
+    size_t i = 0, n = strlen(s);
+    while (i < n) {
+        uint8_t c = (uint8_t)s[i];
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7F)
+                s[i] = '?';
+            i++;
+            continue;
+        }
+        /* one whole character, if it is valid and not a C1 control */
+        struct utf8_state st = {0};
+        size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        bool is_valid = len <= n - i && utf8_validate(&st, (const uint8_t *)s + i, len) == len &&
+                        utf8_is_complete(&st) && !(c == 0xC2 && (uint8_t)s[i + 1] < 0xA0);
+        if (!is_valid) {
+            s[i++] = '?';
+            continue;
+        }
+        i += len;
+    }
+}

@@ -21,4 +21,9 @@ size_t utf8_validate(struct utf8_state *st, const uint8_t *p, size_t len);
 /* True when the text seen so far ends on a character boundary. */
 static inline bool utf8_is_complete(const struct utf8_state *st) { return st->need == 0; }
 
+/* Makes peer text safe to print on a terminal, in place: C0 controls, DEL,
+ * C1 controls (U+0080-U+009F) and bytes that are not valid UTF-8 become '?',
+ * so that a peer cannot move the cursor or retitle the window. */
+void utf8_sanitize(char *s);
+
 #endif
