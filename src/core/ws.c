@@ -196,8 +196,8 @@ int ws_send_frame(struct ws_conn *c, enum ws_opcode op, bool is_final, const voi
     if (c->state != WS_STATE_OPEN)
         return -1;
     bool is_first = !c->sending_message;
-    if (is_first == (op == WS_OP_CONT) || is_control(op))
-        return -1;
+    if (is_first == (op == WS_OP_CONT) || op > WS_OP_BINARY)
+        return -1; /* reserved opcodes go out only through ws_send_raw */
     if (c->deflater)
         return ws_deflate_frame(c, op, is_first, is_final, p, len);
     if (send_frame(c, op, 0, is_final, p, len) != 0)
@@ -240,7 +240,9 @@ int ws_send_pong(struct ws_conn *c, const void *p, size_t len)
 
 int ws_send_close(struct ws_conn *c, unsigned code, const char *reason, size_t len)
 {
-    if (c->state != WS_STATE_OPEN)
+    /* RFC 6455 7.4.1: 1005, 1006 and 1015 (and unassigned codes) never go on
+     * the wire; ws_send_raw can still send them to test a peer. */
+    if (c->state != WS_STATE_OPEN || (code && !ws_close_code_is_sendable(code)))
         return -1;
     uint8_t payload[WS_MAX_CONTROL] = {0};
     size_t n = 0;
