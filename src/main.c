@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -14,8 +16,10 @@
 #include "net.h"
 #include "options.h"
 #include "output.h"
+#include "proxy.h"
 #include "stream.h"
 #include "tls.h"
+#include "tunnel.h"
 #include "url.h"
 
 enum exit_status {
@@ -96,12 +100,116 @@ static int report(const struct loop_result *r, const struct output *out)
     }
 }
 
-static int connect_url(const struct url *u, const struct options *opt, struct stream **s)
+static const char *env_lookup(void *ctx, const char *name)
 {
-    char err[512];
-    int fd = u->is_unix ? net_connect_unix(u->unix_path, err, sizeof(err))
-                        : net_connect(u->host, u->port, opt->family,
-                                      (int)(opt->connect_timeout * 1000), err, sizeof(err));
+    (void)ctx;
+    return getenv(name);
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* -v: a head that went to or came from the proxy, credentials hidden. */
+static void show_head(const struct options *opt, char dir, const struct buf *b)
+{
+    if (!opt->verbose || opt->is_quiet)
+        return;
+    const char *p = (const char *)buf_head(b), *end = p + buf_size(b);
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (n && p[n - 1] == '\r')
+            n--;
+        if (n == 0)
+            break;
+        if (n > 20 && !strncasecmp(p, "Proxy-Authorization:", 20))
+            fprintf(stderr, "%c Proxy-Authorization: (hidden)\n", dir);
+        else
+            fprintf(stderr, "%c %.*s\n", dir, (int)n, p);
+        p = nl ? nl + 1 : end;
+    }
+}
+
+/* TCP to the proxy, then CONNECT to u's host and port, all within
+ * --connect-timeout. Returns the socket of the open tunnel, or -1 with
+ * the reason in err. */
+static int open_tunnel(const struct url *u, const struct proxy *px, const struct options *opt,
+                       const struct output *out, char *err, size_t errlen)
+{
+    long start = now_ms();
+    int timeout = (int)(opt->connect_timeout * 1000);
+    char where[300], target[300], why[512];
+    snprintf(where, sizeof(where), "%s%s%s:%u", px->is_ipv6 ? "[" : "", px->host,
+             px->is_ipv6 ? "]" : "", px->port);
+    snprintf(target, sizeof(target), "%s%s%s:%u", u->is_ipv6 ? "[" : "", u->host,
+             u->is_ipv6 ? "]" : "", u->port);
+    if (opt->verbose)
+        note(out, "connecting to %s through proxy %s (from %s)", target, where, px->source);
+    int fd = net_connect(px->host, px->port, opt->family, timeout, why, sizeof(why));
+    if (fd < 0) {
+        snprintf(err, errlen, "proxy %s (from %s): %s", where, px->source, why);
+        return -1;
+    }
+    struct buf req, head;
+    buf_init(&req, 0);
+    buf_init(&head, HTTP_MAX_HEAD + 1);
+    int rc = proxy_build_connect(px, u, &req);
+    if (rc != 0) {
+        snprintf(err, errlen, "out of memory");
+    } else {
+        show_head(opt, '>', &req);
+        long left = timeout > 0 ? timeout - (now_ms() - start) : 0;
+        rc = tunnel_exchange(fd, &req, timeout > 0 && left < 1 ? 1 : (int)left, &head, why,
+                             sizeof(why));
+        if (rc != 0)
+            snprintf(err, errlen, "proxy %s (from %s): %s", where, px->source, why);
+    }
+    if (rc == 0) {
+        show_head(opt, '<', &head);
+        struct http_head h;
+        http_parse_response((const char *)buf_head(&head), buf_size(&head), HTTP_MAX_HEAD, &h);
+        rc = proxy_check_response(&h, why, sizeof(why));
+        if (rc != 0)
+            snprintf(err, errlen, "%.400s (CONNECT %.270s through proxy %.270s from %.20s)", why,
+                     target, where, px->source);
+    }
+    buf_free(&req);
+    buf_free(&head);
+    if (rc != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The socket for u: a Unix socket, a tunnel through the proxy that
+ * --proxy or the environment names, or a direct TCP connection. */
+static int open_socket(const struct url *u, const struct options *opt, const struct output *out,
+                       char *err, size_t errlen)
+{
+    if (u->is_unix)
+        return net_connect_unix(u->unix_path, err, errlen);
+    struct proxy px;
+    int use = proxy_choose(u, opt->proxy, env_lookup, NULL, &px, err, errlen);
+    if (use < 0)
+        return -1;
+    if (use)
+        return open_tunnel(u, &px, opt, out, err, errlen);
+    return net_connect(u->host, u->port, opt->family, (int)(opt->connect_timeout * 1000), err,
+                       errlen);
+}
+
+/* Each connection, first or after a redirect or a 426, starts from
+ * nothing: its own socket, proxy tunnel and TLS session. */
+static int connect_url(const struct url *u, const struct options *opt, const struct output *out,
+                       struct stream **s)
+{
+    char err[1024];
+    int fd = open_socket(u, opt, out, err, sizeof(err));
     if (fd < 0) {
         error_line("%s", err);
         return EXIT_CONNECT;
@@ -134,12 +242,122 @@ static int connect_url(const struct url *u, const struct options *opt, struct st
     return EXIT_OK;
 }
 
+/* -L: the URLs visited so far, for loop detection. */
+struct redirects {
+    char **seen; /* owned, with each string */
+    size_t num;
+    unsigned hops;
+};
+
+static bool redirects_add(struct redirects *r, const char *url)
+{
+    char **grown = realloc(r->seen, (r->num + 1) * sizeof(*grown));
+    if (!grown)
+        return false;
+    r->seen = grown;
+    if (!(r->seen[r->num] = strdup(url)))
+        return false;
+    r->num++;
+    return true;
+}
+
+static void redirects_free(struct redirects *r)
+{
+    for (size_t i = 0; i < r->num; i++)
+        free(r->seen[i]);
+    free(r->seen);
+}
+
+static bool is_followed_status(int status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+/* Moves u to where a 3xx answer points, or says why not and returns the
+ * exit status. The request stays a GET whatever the code: an upgrade has
+ * no body to drop. */
+static int follow_redirect(const struct options *opt, const struct output *out,
+                           const struct hs_result *r, struct url *u, struct redirects *rd)
+{
+    char err[512], to[4400];
+    if (!is_followed_status(r->status)) {
+        error_line("handshake failed: %s; -L follows 301, 302, 303, 307 and 308 only",
+                   r->error);
+        return EXIT_HANDSHAKE;
+    }
+    if (rd->hops >= opt->max_redirects) {
+        error_line("handshake failed: too many redirects (--max-redirects %u); the next was "
+                   "to %.400s", opt->max_redirects, r->location);
+        return EXIT_HANDSHAKE;
+    }
+    struct url next;
+    if (url_resolve(u, r->location, &next, err, sizeof(err)) != 0) {
+        error_line("handshake failed: cannot follow the redirect to \"%.400s\": %s",
+                   r->location, err);
+        return EXIT_HANDSHAKE;
+    }
+    url_format(&next, to, sizeof(to));
+    /* A server must not reach a local socket by naming it in a Location. */
+    if (next.is_unix && !u->is_unix) {
+        error_line("handshake failed: will not follow a redirect to a Unix socket (%.400s)", to);
+        return EXIT_HANDSHAKE;
+    }
+    for (size_t i = 0; i < rd->num; i++) {
+        if (!strcmp(rd->seen[i], to)) {
+            error_line("handshake failed: redirect loop: %s was visited before", to);
+            return EXIT_HANDSHAKE;
+        }
+    }
+    if (!redirects_add(rd, to)) {
+        error_line("out of memory");
+        return EXIT_ERROR;
+    }
+    rd->hops++;
+    note(out, "redirected (%d) to %s", r->status, to);
+    *u = next;
+    return EXIT_OK;
+}
+
+static bool is_same_origin(const struct url *a, const struct url *b)
+{
+    return a->is_tls == b->is_tls && a->is_unix == b->is_unix && a->port == b->port &&
+           !strcasecmp(a->host, b->host) && !strcmp(a->unix_path, b->unix_path);
+}
+
+/* Basic credentials for u: --auth first, then the URL's user info. Those
+ * of the first URL go only to its own origin (scheme, host and port), so
+ * that a redirect cannot send them elsewhere, as curl does. */
+static const char *auth_for(const struct options *opt, const struct url *first,
+                            const struct url *u)
+{
+    bool is_same = is_same_origin(first, u);
+    if (opt->auth && is_same)
+        return opt->auth;
+    if (u->userinfo[0])
+        return u->userinfo;
+    return is_same && first->userinfo[0] ? first->userinfo : NULL;
+}
+
 static int run_client(const struct options *opt, struct output *out)
 {
     char err[512];
     struct url u;
     if (url_parse(opt->url, &u, err, sizeof(err)) != 0)
         return usage_error(err);
+    struct proxy px;
+    if (opt->proxy && *opt->proxy && proxy_parse(opt->proxy, &px, err, sizeof(err)) != 0) {
+        char msg[600];
+        snprintf(msg, sizeof(msg), "--proxy: %s", err);
+        return usage_error(msg);
+    }
+    const struct url first = u;
+    struct redirects rd = {0};
+    char first_url[4400];
+    url_format(&u, first_url, sizeof(first_url));
+    if (!redirects_add(&rd, first_url)) {
+        error_line("out of memory");
+        return EXIT_ERROR;
+    }
     struct hs_client hs = {
         .url = &u,
         .version = opt->version,
@@ -148,7 +366,7 @@ static int run_client(const struct options *opt, struct output *out)
         .num_subprotocols = opt->num_subprotocols,
         .headers = opt->headers,
         .num_headers = opt->num_headers,
-        .auth = u.userinfo[0] ? u.userinfo : NULL,
+        .auth = auth_for(opt, &first, &u),
         .offer_deflate = !opt->no_deflate,
     };
     struct input in;
@@ -167,7 +385,7 @@ static int run_client(const struct options *opt, struct output *out)
         }
         hs_client_set_key(&hs, nonce);
         struct stream *s = NULL;
-        status = connect_url(&u, opt, &s);
+        status = connect_url(&u, opt, out, &s);
         if (status != EXIT_OK)
             break;
         loop_run_client(s, opt, &hs, uses_stdin ? &in : NULL, out, &res);
@@ -178,9 +396,19 @@ static int run_client(const struct options *opt, struct output *out)
             hs.version = res.hs.retry_version;
             continue;
         }
+        if (res.kind == END_REDIRECT && opt->follow_redirects) {
+            status = follow_redirect(opt, out, &res.hs, &u, &rd);
+            if (status != EXIT_OK)
+                break;
+            hs.auth = auth_for(opt, &first, &u);
+            hs.version = opt->version;
+            retried = false;
+            continue;
+        }
         status = report(&res, out);
         break;
     }
+    redirects_free(&rd);
     if (uses_stdin)
         input_free(&in);
     return status;

@@ -1,0 +1,140 @@
+#include "tunnel.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "http.h"
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Waits for events on fd until the deadline: 1 ready, 0 timed out, -1 error. */
+static int wait_for(int fd, short events, long deadline)
+{
+    for (;;) {
+        long left = deadline - now_ms();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {.fd = fd, .events = events};
+        int r = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+        if (r > 0)
+            return 1;
+        if (r < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+static int send_all(int fd, const uint8_t *p, size_t len, long deadline, char *err,
+                    size_t errlen)
+{
+    while (len) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            snprintf(err, errlen, "cannot send CONNECT to the proxy: %s", strerror(errno));
+            return -1;
+        }
+        int w = wait_for(fd, POLLOUT, deadline);
+        if (w <= 0) {
+            snprintf(err, errlen, "cannot send CONNECT to the proxy: %s",
+                     w == 0 ? "timed out" : strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Takes exactly n bytes that a peek has shown to be there. */
+static int take(int fd, size_t n, char *err, size_t errlen)
+{
+    char sink[4096];
+    while (n) {
+        ssize_t r = recv(fd, sink, n < sizeof(sink) ? n : sizeof(sink), 0);
+        if (r > 0) {
+            n -= (size_t)r;
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        snprintf(err, errlen, "cannot read the proxy's answer: %s",
+                 r < 0 ? strerror(errno) : "connection closed");
+        return -1;
+    }
+    return 0;
+}
+
+/* Peeks at what arrived, and takes from the socket only the bytes that
+ * belong to the head: all of them while the head is incomplete, up to its
+ * blank line once it is complete. */
+static int read_head(int fd, long deadline, struct buf *head, char *err, size_t errlen)
+{
+    char peek[HTTP_MAX_HEAD + 1];
+    for (;;) {
+        int w = wait_for(fd, POLLIN, deadline);
+        if (w <= 0) {
+            snprintf(err, errlen, "the proxy did not answer CONNECT%s%s",
+                     w == 0 ? " in time" : ": ", w == 0 ? "" : strerror(errno));
+            return -1;
+        }
+        size_t have = buf_size(head);
+        ssize_t n = recv(fd, peek, sizeof(peek) - have, MSG_PEEK);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+            continue;
+        if (n < 0) {
+            snprintf(err, errlen, "cannot read the proxy's answer: %s", strerror(errno));
+            return -1;
+        }
+        if (n == 0) {
+            snprintf(err, errlen, "the proxy closed the connection %s",
+                     have ? "in the middle of its answer to CONNECT" : "without answering CONNECT");
+            return -1;
+        }
+        if (buf_append(head, peek, (size_t)n) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        struct http_head h;
+        const char *data = (const char *)buf_head(head);
+        int r = http_parse_response(data, buf_size(head), HTTP_MAX_HEAD, &h);
+        if (r == HTTP_INCOMPLETE) {
+            if (take(fd, (size_t)n, err, errlen) != 0)
+                return -1;
+            continue;
+        }
+        if (r < 0) {
+            size_t show = 0, len = buf_size(head);
+            while (show < len && show < 60 && data[show] != '\r' && data[show] != '\n')
+                show++;
+            if (r == HTTP_TOO_LARGE)
+                snprintf(err, errlen, "the proxy's answer to CONNECT is larger than %d bytes",
+                         HTTP_MAX_HEAD);
+            else
+                snprintf(err, errlen, "the proxy's answer to CONNECT is not valid HTTP: "
+                                      "\"%.*s\"", (int)show, data);
+            return -1;
+        }
+        buf_drop_tail(head, buf_size(head) - (size_t)r);
+        return take(fd, (size_t)r - have, err, errlen);
+    }
+}
+
+int tunnel_exchange(int fd, const struct buf *request, int timeout_ms, struct buf *head,
+                    char *err, size_t errlen)
+{
+    long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 24L * 3600 * 1000);
+    if (send_all(fd, buf_head(request), buf_size(request), deadline, err, errlen) != 0)
+        return -1;
+    return read_head(fd, deadline, head, err, errlen);
+}
