@@ -21,6 +21,12 @@ Handshake (--handshake MODE; the Sec-WebSocket-Accept is computed for real other
   --status LINE replaces the status line (e.g. "HTTP/1.1 403 Forbidden"); a non-101
                 status ends the connection after the head (and --body)
   --header "Name: value" (repeatable) adds a response header; --body TEXT a body
+Answers chosen by the request, checked first (each ends the connection after the head):
+  --redirect PATH STATUS LOCATION (repeatable) a request for PATH (path and query, as
+                sent) gets STATUS with "Location: LOCATION"
+  --versions LIST  the Sec-WebSocket-Version values spoken (e.g. "8" or "7, 6"); a
+                request with another version gets 426 listing them (RFC 6455 4.4)
+--bind ADDR listens on another address than 127.0.0.1 (e.g. ::1).
 
 Actions after the handshake, run in command-line order:
   --text MSG        unmasked text frame          --binary HEX   unmasked binary frame
@@ -45,6 +51,7 @@ when short: text as string, binary as hex), "close" (code, reason, length), "eof
 
 import argparse
 import hashlib
+import http.client
 import json
 import select
 import socket
@@ -281,6 +288,24 @@ class Conn:
             return head[:len(head) // 2]
         return head + body
 
+    def answer_by_request(self, request_line, headers):
+        """The head for --redirect or --versions, or None to go on with the script."""
+        parts = request_line.split()
+        target = parts[1] if len(parts) > 1 else ""
+        for path, status, location in self.opts.redirect:
+            if target == path:
+                reason = http.client.responses.get(int(status), "Redirect")
+                return (f"HTTP/1.1 {status} {reason}\r\nLocation: {location}\r\n"
+                        "Content-Length: 0\r\nConnection: close\r\n\r\n").encode("latin-1")
+        if self.opts.versions:
+            spoken = [v.strip() for v in self.opts.versions.split(",")]
+            asked = [v for n, v in headers if n.lower() == "sec-websocket-version"]
+            if not asked or asked[0] not in spoken:
+                return ("HTTP/1.1 426 Upgrade Required\r\n"
+                        f"Sec-WebSocket-Version: {', '.join(spoken)}\r\n"
+                        "Content-Length: 0\r\nConnection: close\r\n\r\n").encode("latin-1")
+        return None
+
     def is_upgrade(self):
         if self.opts.handshake in ("http200", "garbage", "truncated", "silent"):
             return False
@@ -294,6 +319,11 @@ class Conn:
         if req is None:
             self.log(event="error", error="no complete request head")
             self.sock.close()
+            return
+        special = self.answer_by_request(*req)
+        if special is not None:
+            self.send(special)
+            self.finish()
             return
         if opts.handshake == "silent":
             self.wait_until(lambda: False)
@@ -390,6 +420,10 @@ def parse_args(argv):
     p.add_argument("--status", metavar="LINE")
     p.add_argument("--header", action="append", default=[], metavar="'Name: value'")
     p.add_argument("--body", metavar="TEXT")
+    p.add_argument("--redirect", nargs=3, action="append", default=[],
+                   metavar=("PATH", "STATUS", "LOCATION"))
+    p.add_argument("--versions", metavar="LIST")
+    p.add_argument("--bind", default="127.0.0.1")
     p.add_argument("--same-packet", action="store_true")
     p.add_argument("--after", choices=("reply", "drop", "ignore-close"), default="reply")
     for name in ("--text", "--binary", "--frame", "--scenario", "--expect", "--sleep"):
@@ -405,9 +439,10 @@ def parse_args(argv):
 def main():
     opts = parse_args(sys.argv[1:])
     log = Log(opts.log)
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in opts.bind else socket.AF_INET
+    srv = socket.socket(family, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", opts.port))
+    srv.bind((opts.bind, opts.port))
     srv.listen(16)
     print(f"PORT {srv.getsockname()[1]}", flush=True)
 

@@ -73,6 +73,15 @@ def is_(got, want, name, extra=""):
               f"got:  {_short(got)}\nwant: {_short(want)}" + (f"\n{extra}" if extra else ""))
 
 
+def skip(name, reason):
+    """Record one test point that could not run here: "ok N - name # SKIP reason"."""
+    global _count
+    _count += 1
+    name = " ".join(str(name).replace("#", "\\#").split())
+    print(f"ok {_count} - {name} # SKIP {' '.join(str(reason).split())}")
+    sys.stdout.flush()
+
+
 def exits(result, code, name):
     """The process ended by itself (no timeout) with this exit status."""
     why = "timed out (killed)" if result.timed_out else f"exit status {result.code}"
@@ -348,6 +357,12 @@ class Server:
             self.proc.stdout.close()
 
     kill = stop
+
+
+def track(obj):
+    """Kill obj (anything with kill()) when the current test ends, like the servers."""
+    _live.append(obj)
+    return obj
 
 
 def server(script, *args, log=True):
