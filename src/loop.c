@@ -22,6 +22,7 @@
 #define READ_SIZE (256 * 1024)
 #define HIGH_WATER (1024 * 1024) /* bytes queued to a peer before we stop producing */
 #define DRAIN_MS 2000            /* client: wait for the server's TCP close */
+#define DEFLATE_MIN_SIZE 128     /* smaller single-frame messages are not worth zlib's time */
 #define MAX_PEERS 1024 /* --max-clients is at most this */
 
 enum phase {
@@ -69,6 +70,7 @@ struct loop {
     bool close_requested;       /* first Ctrl-C, or input finished */
     int interrupts;
     size_t messages_received;
+    struct peer *showing;       /* the peer whose message is being printed, if any */
     bool is_interactive;        /* stdin is the console */
     bool output_gone;           /* stdout failed: closing */
     struct command cmd;         /* the slash command being run; owned */
@@ -142,6 +144,10 @@ static void end_peer(struct peer *p, enum end_kind kind, const char *fmt, ...)
         p->phase = PHASE_DRAIN;
         p->deadline = now_ms() + DRAIN_MS;
     }
+    if (p->loop->showing == p) {
+        output_message_abort(p->loop->out); /* it will never be complete */
+        p->loop->showing = NULL;
+    }
 }
 
 /* ---- engine events ---- */
@@ -170,6 +176,7 @@ static void ev_begin(void *ctx, enum ws_opcode op)
         /* on a terminal, listen mode says which client a message is from */
         p->loop->out->source_id = p->is_server ? p->id : 0;
         output_message_begin(p->loop->out, op);
+        p->loop->showing = p;
     }
 }
 
@@ -190,8 +197,10 @@ static void ev_end(void *ctx)
     struct loop *l = p->loop;
     if (l->opt->is_echo)
         ws_send_message(&p->ws, p->echo_op, buf_head(&p->echo), buf_size(&p->echo));
-    if (shows_messages(l))
+    if (shows_messages(l)) {
         output_message_end(l->out);
+        l->showing = NULL;
+    }
     l->messages_received++;
     if (l->opt->is_one && l->messages_received == 1)
         start_close(p, WS_CLOSE_NORMAL, NULL);
@@ -248,6 +257,7 @@ static void open_engine(struct peer *p, enum ws_role role, const struct ws_defla
         p->next_ping = ms_from(opt->ping_interval);
     if (dp && ws_deflate_enable(&p->ws, dp, role == WS_ROLE_CLIENT) != 0)
         end_peer(p, END_IO, "cannot initialise zlib");
+    ws_deflate_set_min_size(&p->ws, DEFLATE_MIN_SIZE);
 }
 
 static void start_close(struct peer *p, unsigned code, const char *reason)
@@ -313,8 +323,10 @@ static void verbose_head(const struct loop *l, char dir, const char *head, size_
 static void feed_engine(struct peer *p, uint8_t *data, size_t len)
 {
     int rc = ws_feed(&p->ws, data, len);
-    if (rc != 0 && shows_messages(p->loop))
+    if (rc != 0 && p->loop->showing == p) {
         output_message_abort(p->loop->out);
+        p->loop->showing = NULL;
+    }
     if (rc != 0 && p->ws.state == WS_STATE_FAILED && p->res.kind == END_NONE) {
         p->res.kind = END_PROTOCOL;
         snprintf(p->res.message, sizeof(p->res.message), "%s", p->ws.error.reason);
@@ -385,8 +397,29 @@ static void server_handshake_done(struct peer *p, size_t head_len)
         note(l->out, "client %u connected from %s", p->id, p->name);
     buf_consume(&p->in, head_len);
     open_engine(p, WS_ROLE_SERVER, r.has_deflate ? &r.deflate : NULL);
-    if (buf_size(&p->in))
-        feed_engine(p, (uint8_t *)buf_head(&p->in), buf_size(&p->in));
+    /* Frames that came with the head stay in p->in until feed_early_frames(). */
+}
+
+/* Listen mode prints one message at a time: while one client's message is
+ * being printed, the others are not read (their bytes wait in the kernel),
+ * so that messages from different clients never mix on stdout. */
+static bool is_held(const struct peer *p)
+{
+    const struct peer *owner = p->loop->showing;
+    return owner && owner != p && p->phase == PHASE_OPEN;
+}
+
+/* A client's frames that arrived in the same read as its handshake. */
+static bool has_early_frames(const struct peer *p)
+{
+    return p->is_server && p->phase == PHASE_OPEN && buf_size(&p->in) && !is_held(p);
+}
+
+static void feed_early_frames(struct peer *p)
+{
+    if (!has_early_frames(p))
+        return;
+    feed_engine(p, (uint8_t *)buf_head(&p->in), buf_size(&p->in));
     buf_free(&p->in);
 }
 
@@ -874,7 +907,12 @@ static void add_peer_fds(struct loop *l, struct pollfd *fds, size_t *nfds)
         bool want_read = p->phase != PHASE_DONE && !p->eof &&
                          (p->phase != PHASE_OPEN || buf_size(ws_output(&p->ws)) < HIGH_WATER);
         bool want_write = has_output(p);
-        fds[*nfds] = (struct pollfd){.fd = p->stream->fd,
+        if (is_held(p))
+            want_read = false;
+        /* poll reports POLLHUP whatever was asked: a held peer with nothing to
+         * write is left out, or the loop would spin until it is released */
+        bool is_polled = want_read || want_write || !is_held(p);
+        fds[*nfds] = (struct pollfd){.fd = is_polled ? p->stream->fd : -1,
                                      .events = stream_poll_events(p->stream, want_read,
                                                                   want_write)};
         (*nfds)++;
@@ -893,9 +931,13 @@ static long next_timeout(const struct loop *l, long now)
     }
     if (l->wait_deadline && (next < 0 || l->wait_deadline < next))
         next = l->wait_deadline;
-    for (size_t i = 0; i < l->num_peers; i++)
-        if (l->peers[i]->phase != PHASE_DONE && stream_pending(l->peers[i]->stream))
+    for (size_t i = 0; i < l->num_peers; i++) {
+        const struct peer *p = l->peers[i];
+        if (p->phase != PHASE_DONE && !is_held(p) && stream_pending(p->stream))
             return 0; /* TLS holds decrypted bytes: no poll event will announce them */
+        if (has_early_frames(p))
+            return 0;
+    }
     if (next < 0)
         return -1;
     return next > now ? next - now : 0;
@@ -906,9 +948,10 @@ static void service_peer(struct peer *p, short revents)
     if (revents & (POLLIN | POLLHUP | POLLERR) || stream_pending(p->stream)) {
         if (p->phase == PHASE_HANDSHAKE)
             read_handshake(p);
-        else if (p->phase != PHASE_DONE)
+        else if (p->phase != PHASE_DONE && !is_held(p))
             read_frames(p);
     }
+    feed_early_frames(p);
     if (p->phase != PHASE_DONE && has_output(p))
         write_out(p);
     if (p->phase != PHASE_DONE)

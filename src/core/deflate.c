@@ -41,6 +41,8 @@ struct ws_deflater {
     bool can_compress;        /* false when our window must be 8: zlib has no raw 8 */
     bool no_context_takeover; /* ours: start each message afresh */
     struct buf out;           /* compressed payload of one frame; owned, reused */
+    size_t min_size;          /* single-frame messages shorter than this go plain */
+    bool is_plain_message;    /* the message being sent is not compressed */
     unsigned long long wire, plain;
     unsigned long long last_wire, last_plain;
 };
@@ -261,6 +263,14 @@ int ws_deflate_frame(struct ws_conn *c, int op, bool is_first, bool is_final, co
     if (is_first) {
         d->wire = 0;
         d->plain = 0;
+        /* RFC 7692 6: compression is chosen per message. Each sync flush
+         * costs zlib a fixed ~13k instructions (it builds Huffman trees),
+         * which outweighs the few bytes saved on a small single-frame one. */
+        d->is_plain_message = is_final && len < d->min_size;
+    }
+    if (d->is_plain_message) {
+        d->last_wire = d->last_plain = len;
+        return ws_emit_data_frame(c, (unsigned)op, false, is_final, p, len);
     }
     if (compress_frame(d, p, len) != 0)
         return -1;
@@ -279,6 +289,12 @@ int ws_deflate_frame(struct ws_conn *c, int op, bool is_first, bool is_final, co
             return -1;
     }
     return 0;
+}
+
+void ws_deflate_set_min_size(struct ws_conn *c, size_t min_size)
+{
+    if (c->deflater)
+        c->deflater->min_size = min_size;
 }
 
 void ws_deflate_last_sizes(const struct ws_conn *c, bool is_outgoing, unsigned long long *wire,

@@ -50,6 +50,10 @@ int ws_deflate_accept_offer(const char *value, struct ws_deflate_params *p, char
  * window must be 8, our messages go out uncompressed (RSV1 clear). */
 int ws_deflate_enable(struct ws_conn *c, const struct ws_deflate_params *p, bool is_client);
 
+/* Single-frame messages shorter than min_size are sent uncompressed (the
+ * default, 0, compresses every message). */
+void ws_deflate_set_min_size(struct ws_conn *c, size_t min_size);
+
 /* Engine hooks (ws.c). ws_inflater_feed inflates through a fixed chunk
  * into ws_deliver, which applies --max-message to the inflated size;
  * ws_inflater_finish appends RFC 7692 7.2.2's 00 00 FF FF tail. Invalid

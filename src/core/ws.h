@@ -124,7 +124,7 @@ struct ws_conn {
 
     /* encoder */
     bool sending_message;       /* our fragmented message is open */
-    uint8_t rnd[256];
+    uint8_t rnd[4096];         /* masking keys, refilled from cfg.random in bulk */
     size_t rnd_pos;
 };
 
