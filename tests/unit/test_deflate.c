@@ -373,6 +373,31 @@ static void test_round_trip(void)
     pair_close(&pp);
 }
 
+/* RFC 7692 6: the sender chooses per message; below the minimum size a
+ * single-frame message goes out plain, and the peer still reads it. */
+static void test_min_size(void)
+{
+    struct ws_deflate_params prm = default_params();
+    struct pair pp = pair_open(&prm, 0);
+    ws_deflate_set_min_size(&pp.cl->c, 128);
+    char *text = text_bytes(300);
+    pp.cl->r.nout = 0;
+    bool ok = ws_send_message(&pp.cl->c, WS_OP_TEXT, text, 127) == 0 && pp.cl->r.nout == 1 &&
+              pp.cl->r.out[0].rsv == 0 && pp.cl->r.out[0].len == 127 && pump(pp.cl, pp.sv) == 0 &&
+              got_message(pp.sv, WS_OP_TEXT, text, 127);
+    tap_ok(ok, "min size 128: a 127-byte message is sent plain (RSV1 clear) and received");
+    tap_ok(send_one(pp.cl, pp.sv, WS_OP_TEXT, text, 128),
+           "min size 128: a 128-byte message is compressed (RSV1 set) and received");
+    pp.cl->r.nout = 0;
+    ok = ws_send_frame(&pp.cl->c, WS_OP_TEXT, false, text, 10) == 0 &&
+         ws_send_frame(&pp.cl->c, WS_OP_CONT, true, text + 10, 10) == 0 && pp.cl->r.nout == 2 &&
+         pp.cl->r.out[0].rsv == 0x4 && pump(pp.cl, pp.sv) == 0 &&
+         got_message(pp.sv, WS_OP_TEXT, text, 20);
+    tap_ok(ok, "min size 128: a fragmented message is compressed whatever its size");
+    free(text);
+    pair_close(&pp);
+}
+
 /* The payload the last message from `from` put on the wire. */
 static bool last_wire(struct peer *from, struct buf *payload)
 {
@@ -1177,6 +1202,7 @@ static void test_negotiation_end_to_end(void)
 
 int main(void)
 {
+    test_min_size();
     test_round_trip();
     test_empty_messages();
     test_large();
