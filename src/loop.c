@@ -114,6 +114,17 @@ static long now_ms(void)
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
+int loop_sleep(long ms)
+{
+    struct pollfd fd = {.fd = sig_pipe[0], .events = POLLIN};
+    long end = now_ms() + ms;
+    for (long left = ms; left > 0; left = end - now_ms()) {
+        if (poll(&fd, 1, (int)left) > 0)
+            return -1; /* the signal stays in the pipe for the next loop to see */
+    }
+    return 0;
+}
+
 static long ms_from(double seconds)
 {
     return now_ms() + (long)(seconds * 1000.0);
@@ -1055,6 +1066,7 @@ void loop_run_client(struct stream *s, const struct options *opt, struct hs_clie
     output_message_abort(out); /* a message cut off by the end of the connection */
     output_flush(out);
     *res = p->res;
+    res->was_closing = l.close_requested || l.interrupts > 0;
     if (res->kind == END_NONE)
         res->kind = END_LOST;
     if (p->has_ws && res->kind == END_PROTOCOL)

@@ -41,6 +41,7 @@ struct loop_result {
     struct hs_result hs;     /* client handshake outcome */
     char message[600];       /* what went wrong, for END_* errors */
     bool input_failed;       /* the message is about stdin */
+    bool was_closing;        /* we had started to close (end of input, Ctrl-C, /close) */
 };
 
 /* Client: runs one connection on an already connected stream until it ends.
@@ -53,6 +54,9 @@ void loop_run_client(struct stream *s, const struct options *opt, struct hs_clie
 struct tls_context;
 int loop_run_server(int lfd, struct tls_context *tls, const struct options *opt,
                     struct output *out);
+
+/* Waits ms milliseconds; returns -1 at once when SIGINT or SIGTERM comes. */
+int loop_sleep(long ms);
 
 /* Installs the SIGINT/SIGTERM self-pipe and ignores SIGPIPE. */
 int loop_init_signals(void);

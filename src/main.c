@@ -338,6 +338,38 @@ static const char *auth_for(const struct options *opt, const struct url *first,
     return is_same && first->userinfo[0] ? first->userinfo : NULL;
 }
 
+/* --reconnect: the ends worth another try. Refusals and protocol errors
+ * would only repeat; a close we started means the work is done. */
+static bool is_reconnectable(const struct loop_result *r)
+{
+    if (r->was_closing)
+        return false;
+    switch (r->kind) {
+    case END_LOST:
+    case END_PING_TIMEOUT:
+    case END_NO_CLOSE_REPLY:
+        return true;
+    case END_CLOSED:
+        /* going away, internal error, service restart, try again later, bad gateway */
+        return r->close_code == 1001 || (r->close_code >= 1011 && r->close_code <= 1014);
+    default:
+        return false;
+    }
+}
+
+/* Waits before reconnection number `attempt` (1, 2, ...): 0.5 s doubling up
+ * to 30 s. Returns -1 when interrupted. */
+static int reconnect_wait(unsigned attempt, const struct output *out)
+{
+    long ms = 500;
+    for (unsigned i = 1; i < attempt && ms < 30000; i++)
+        ms *= 2;
+    if (ms > 30000)
+        ms = 30000;
+    note(out, "reconnecting in %.1f s (attempt %u)", ms / 1000.0, attempt);
+    return loop_sleep(ms);
+}
+
 static int run_client(const struct options *opt, struct output *out)
 {
     char err[512];
@@ -376,6 +408,7 @@ static int run_client(const struct options *opt, struct output *out)
     struct loop_result res;
     int status;
     bool retried = false;
+    unsigned attempts = 0; /* reconnections since the last open connection */
     for (;;) {
         uint8_t nonce[16];
         if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
@@ -386,9 +419,28 @@ static int run_client(const struct options *opt, struct output *out)
         hs_client_set_key(&hs, nonce);
         struct stream *s = NULL;
         status = connect_url(&u, opt, out, &s);
+        if (status == EXIT_CONNECT && opt->has_reconnect && attempts > 0 &&
+            (!opt->reconnect_tries || attempts < opt->reconnect_tries)) {
+            if (reconnect_wait(++attempts, out) != 0)
+                break;
+            continue;
+        }
         if (status != EXIT_OK)
             break;
         loop_run_client(s, opt, &hs, uses_stdin ? &in : NULL, out, &res);
+        if (res.kind != END_HANDSHAKE && res.kind != END_TLS)
+            attempts = 0; /* it was open: the backoff starts again */
+        if (opt->has_reconnect && is_reconnectable(&res) &&
+            (!opt->reconnect_tries || attempts < opt->reconnect_tries)) {
+            report(&res, out);
+            if (uses_stdin)
+                input_restart(&in); /* a record cut off mid-message starts over */
+            if (reconnect_wait(++attempts, out) != 0) {
+                status = EXIT_INTERRUPTED;
+                break;
+            }
+            continue;
+        }
         /* RFC 6455 4.4: on 426, retry once with a version the server lists. */
         if (res.kind == END_RETRY_VERSION && !retried) {
             retried = true;

@@ -30,6 +30,15 @@ static bool is_full(const struct input *in)
     return in->max_records && in->record_no >= in->max_records;
 }
 
+void input_restart(struct input *in)
+{
+    if (in->in_message && in->mode != INPUT_BINARY)
+        in->is_skipping = true; /* the rest of the line goes with it */
+    in->in_message = false;
+    in->message_len = 0;
+    memset(&in->utf8, 0, sizeof(in->utf8));
+}
+
 /* Sends p as the next frame of the current record. */
 static int send_piece(struct input *in, const uint8_t *p, size_t len, bool is_final)
 {
@@ -84,6 +93,11 @@ static int drain(struct input *in)
         }
     } else {
         char delim = in->mode == INPUT_NUL ? '\0' : '\n';
+        if (in->is_skipping) {
+            const uint8_t *end = memchr(p, delim, len);
+            used = end ? (size_t)(end - p) + 1 : len;
+            in->is_skipping = end == NULL;
+        }
         for (;;) {
             const uint8_t *end = memchr(p + used, delim, len - used);
             if (!end)
@@ -118,6 +132,8 @@ int input_read(struct input *in)
     }
     if (n == 0) {
         in->is_eof = true;
+        if (in->is_skipping)
+            buf_clear(&in->pending);
         /* The last record may lack its delimiter; an open message must end. */
         size_t rest = buf_size(&in->pending);
         if (rest || in->in_message) {

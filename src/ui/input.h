@@ -27,6 +27,7 @@ struct input {
     struct buf pending;    /* bytes of the unfinished record; owned */
     bool is_eof;
     bool in_message;       /* a fragmented message is open */
+    bool is_skipping;      /* dropping the rest of a record cut off by a reconnection */
     uint64_t message_len;  /* -b: bytes of the open message sent so far */
     uint64_t record_no;    /* records sent, for messages */
     uint64_t max_records;  /* -1: stop after this many; 0: no limit */
@@ -39,6 +40,10 @@ struct input {
 void input_init(struct input *in, int fd, const struct options *opt, input_send_fn send,
                 void *ctx);
 void input_free(struct input *in);
+/* After a reconnection: a record that was being sent as fragments is
+ * dropped (its first frames went to the old connection); the rest of the
+ * input is kept. */
+void input_restart(struct input *in);
 /* Reads what stdin has (one read) and sends every complete record.
  * Returns 0, or -1 with in->error set. At end of input in->is_eof is set
  * and the unfinished record, if any, has been sent. */

@@ -151,6 +151,57 @@ def interrupt_closes():
          f"close event: {closed}")
 
 
+def listen(port):
+    srv = t.spawn(["-l", str(port), "--echo"])
+    t.wait_listening(port, proc=srv)
+    return srv
+
+
+@t.test
+def reconnect_after_a_lost_connection():
+    port = t.free_port()
+    srv = listen(port)
+    client = t.spawn(["--reconnect=5", "-w", "-1", f"ws://127.0.0.1:{port}"])
+    client.proc.stdin.write(b"before\n")
+    client.proc.stdin.flush()
+    t.ok(client.wait_out(lambda o: o == b"before\n", 5), "--reconnect: first connection works")
+    srv.kill()  # the server dies: no close frame
+    time.sleep(0.3)
+    client.proc.stdin.write(b"while down\n")  # typed while reconnecting: queued
+    client.proc.stdin.flush()
+    srv = listen(port)
+    t.ok(client.wait_out(lambda o: o == b"before\nwhile down\n", 10),
+         "--reconnect: a line typed while reconnecting is sent on the new connection",
+         repr(client.out))
+    client.proc.stdin.close()
+    srv.kill()
+    r = client.wait(15)
+    t.ok(b"connection lost: 1006" in r.err and b"reconnecting in" in r.err,
+         "--reconnect: stderr says the connection was lost and wsc reconnects",
+         r.err.decode(errors="replace"))
+
+
+@t.test
+def reconnect_gives_up():
+    port = t.free_port()
+    srv = listen(port)
+    client = t.spawn(["--reconnect=2", "-w", "-1", f"ws://127.0.0.1:{port}"])
+    time.sleep(0.5)
+    srv.kill()
+    r = client.wait(15)
+    t.exits(r, 3, "--reconnect=2: exit 3 once the tries are used up")
+    t.is_(r.err.decode(errors="replace").count("reconnecting in"), 2,
+          "--reconnect=2: two tries, with backoff", r.err.decode(errors="replace"))
+
+
+@t.test
+def no_reconnect_after_a_normal_close():
+    srv = t.server("source_server.py", "--count", "1", "--then-close", "1000")
+    r = t.run(["--reconnect", "-w", "-1", srv.url], timeout=10)
+    t.exits(r, 0, "--reconnect: a normal close by the server ends wsc")
+    t.ok(b"reconnecting" not in r.err, "--reconnect: no reconnection after a normal close")
+
+
 t.require_websockets()
 t.require_wsc()
 t.main()
