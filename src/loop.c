@@ -1077,9 +1077,16 @@ void loop_run_client(struct stream *s, const struct options *opt, struct hs_clie
 
 static void report_server_end(struct loop *l, struct peer *p)
 {
-    if (!p->has_ws || p->is_server == false)
-        return;
+    if (!p->is_server || p->close_after_write)
+        return; /* a refusal was reported when it was sent */
     const struct loop_result *r = &p->res;
+    if (!p->has_ws) {
+        /* a silent or slow client, a failed TLS handshake, a port scan */
+        if (!l->opt->is_echo || l->opt->verbose)
+            note(l->out, "client %u from %s did not complete the handshake: %s", p->id, p->name,
+                 *r->message ? r->message : "connection closed");
+        return;
+    }
     switch (r->kind) {
     case END_CLOSED:
         if (!l->opt->is_echo || l->opt->verbose)
