@@ -1,0 +1,828 @@
+#!/usr/bin/python3
+"""Listen mode against real clients: wsc -l 0 serving Python websockets clients,
+Node's ws (tests/helpers/ws_client.js, from tests/node/node_modules) and hostile raw
+sockets. Each test asserts what the clients received and what wsc printed: message
+data on stdout, connects, refusals and closes on stderr.
+"""
+
+import asyncio
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wsctest as t  # noqa: E402
+
+t.require_websockets()
+t.require_wsc()
+
+import websockets  # noqa: E402
+from websockets.extensions.permessage_deflate import PerMessageDeflate  # noqa: E402
+
+sys.path.insert(0, t.HELPERS)
+import wsframe  # noqa: E402
+
+SRCDIR = os.environ.get("TOP_SRCDIR") or os.path.normpath(os.path.join(t.HERE, "..", ".."))
+NODE_MODULES = os.path.join(SRCDIR, "tests", "node", "node_modules")
+WS_CLIENT_JS = os.path.join(t.HELPERS, "ws_client.js")
+
+
+# ---- helpers -----------------------------------------------------------------------------
+
+def listen(*args, env=None):
+    """wsc -l 0 ARGS in the background; the port is read from its stderr."""
+    proc = t.spawn(["-l", "0"] + list(args), env=env)
+    pat = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        m = pat.search(proc.err)
+        if m:
+            return int(m.group(1)), proc
+        if proc.proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    res = proc.wait(1)
+    raise RuntimeError(f"wsc -l 0 did not say where it listens\n{res}")
+
+
+def err_text(proc):
+    return proc.err.decode("utf-8", "replace")
+
+
+def wait_err(proc, pattern, timeout=5):
+    """Wait until wsc's stderr matches the regex; return the match or None."""
+    end = time.monotonic() + timeout
+    while True:
+        m = re.search(pattern, err_text(proc))
+        if m or time.monotonic() >= end:
+            return m
+        time.sleep(0.02)
+
+
+def wait_out(proc, want, timeout=5):
+    """Wait until wsc's stdout is exactly want."""
+    return proc.wait_out(lambda out: out == want, timeout)
+
+
+def send_stdin(proc, data):
+    proc.proc.stdin.write(data)
+    proc.proc.stdin.flush()
+
+
+def arun(coro, timeout=15):
+    """Run a coroutine with a bound; returns (value, None) or (None, "error text")."""
+    try:
+        return asyncio.run(asyncio.wait_for(coro, timeout)), None
+    except Exception as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def connect(port, scheme="ws", **kw):
+    kw.setdefault("open_timeout", 5)
+    kw.setdefault("close_timeout", 3)
+    return websockets.connect(f"{scheme}://127.0.0.1:{port}/", **kw)
+
+
+async def echo_once(port, msg="still there?"):
+    async with connect(port) as ws:
+        await ws.send(msg)
+        return await ws.recv()
+
+
+def serves_next(port, what):
+    """After something hostile, a well-behaved client is still served (needs --echo)."""
+    got, err = arun(echo_once(port, "next"), 10)
+    t.ok(got == "next", f"{what}: the server stays up and serves the next client", err or got)
+
+
+# ---- Python websockets: messages both ways ---------------------------------------------
+
+@t.test
+def messages_both_ways():
+    port, proc = listen()
+
+    async def session():
+        async with connect(port) as ws:
+            await ws.send("from the client")
+            await ws.send("ünïcödé 🎉")
+            if not wait_out(proc, "from the client\nünïcödé 🎉\n".encode(), 5):
+                return None
+            send_stdin(proc, b"from stdin\nsecond line\n")
+            got = [await ws.recv(), await ws.recv()]
+            await ws.close(1000)
+            return got
+
+    got, err = arun(session())
+    t.is_(proc.out, "from the client\nünïcödé 🎉\n".encode(),
+          "wsc -l: a client's text messages appear on stdout, one a line", err_text(proc))
+    t.is_(got, ["from stdin", "second line"], "wsc -l: stdin lines reach the client",
+          err or err_text(proc))
+    m = wait_err(proc, r"client (\d+) connected from 127\.0\.0\.1:\d+")
+    t.ok(m is not None, "stderr: 'client N connected from 127.0.0.1:PORT'", err_text(proc))
+    t.ok(wait_err(proc, r"client 1 closed: 1000 \(normal") is not None,
+         "stderr: 'client 1 closed: 1000 (normal ...)'", err_text(proc))
+
+
+@t.test
+def binary_from_client_raw_on_stdout():
+    port, proc = listen()
+    data = bytes(range(256)) * 4
+
+    async def session():
+        async with connect(port) as ws:
+            await ws.send(data)
+            proc.wait_out(lambda out: len(out) >= len(data), 5)
+
+    _, err = arun(session())
+    t.ok(err is None, "a client sends a binary message", err or "")
+    t.is_(proc.out, data, "in a pipe a binary message is written as raw bytes")
+
+
+@t.test
+def several_clients():
+    port, proc = listen()
+    n = 3
+
+    async def session():
+        conns = [await connect(port).__aenter__() for _ in range(n)]
+        try:
+            if len(re.findall(r"client \d+ connected", err_text(proc))) < n:
+                wait_err(proc, r"(?s)(client \d+ connected.*){%d}" % n)
+            send_stdin(proc, b"to everyone\n")
+            got = [await ws.recv() for ws in conns]
+            for i, ws in enumerate(conns):
+                await ws.send(f"from client {i}")
+            proc.wait_out(lambda out: out.count(b"\n") >= n, 5)
+            return got
+        finally:
+            for ws in conns:
+                await ws.close()
+
+    got, err = arun(session())
+    t.is_(got, ["to everyone"] * n, f"{n} clients at once: each gets the stdin line",
+          err or err_text(proc))
+    lines = sorted(proc.out.decode("utf-8", "replace").splitlines())
+    t.is_(lines, [f"from client {i}" for i in range(n)],
+          f"{n} clients at once: every client's message is on stdout")
+    ids = re.findall(r"client (\d+) connected from", err_text(proc))
+    t.is_(sorted(ids), [str(i) for i in range(1, n + 1)],
+          "each client gets its own id in the connect line", err_text(proc))
+    wait_err(proc, r"(?s)(client \d+ closed.*){%d}" % n)
+    closed = re.findall(r"client (\d+) closed: 1000", err_text(proc))
+    t.is_(sorted(closed), sorted(ids), "each client's close is reported with its id",
+          err_text(proc))
+
+
+@t.test
+def messages_from_clients_do_not_interleave():
+    # While one client's 4 MiB message arrives over many reads, another client's short
+    # messages come in: stdout must hold each message whole, on its own line.
+    port, proc = listen("--no-deflate")
+    big = "A" * (4 * 1024 * 1024)
+    shorts = [f"short {i}" for i in range(50)]
+
+    async def sender_big():
+        async with connect(port, compression=None, max_size=None) as ws:
+            await ws.send(big)
+            proc.wait_out(lambda out: out.count(b"\n") >= 51, 0)
+            await asyncio.sleep(1)
+
+    async def sender_short():
+        async with connect(port, compression=None) as ws:
+            await asyncio.sleep(0.01)
+            for m in shorts:
+                await ws.send(m)
+                await asyncio.sleep(0.001)
+            await asyncio.sleep(1)
+
+    async def both():
+        await asyncio.gather(sender_big(), sender_short())
+
+    _, err = arun(both(), 20)
+    t.ok(err is None, "two clients send at once", err or "")
+    proc.wait_out(lambda out: out.count(b"\n") >= 51, 5)
+    lines = proc.out.split(b"\n")
+    t.ok(lines[-1] == b"" and sorted(lines[:-1]) == sorted([big.encode()] +
+                                                          [m.encode() for m in shorts]),
+         "a long message from one client and short ones from another are not mixed on "
+         "stdout", f"{len(lines)} lines: " + t._short([(ln[:12], len(ln)) for ln in lines]))
+    t.is_([ln for ln in lines if not ln.startswith(b"A")], [m.encode() for m in shorts] + [b""],
+          "... and one client's messages keep their order")
+
+
+@t.test
+def client_vanishes_mid_message():
+    port, proc = listen("--no-deflate")
+    s, head, rest = handshake(port)
+    with s:
+        frame = wsframe.encode(wsframe.OP_TEXT, "cut " * 50, mask=True)
+        s.sendall(frame[:120])
+        wait_err(proc, r"client 1 connected")
+        time.sleep(0.2)
+    wait_err(proc, r"client 1 (disconnected|closed)")
+
+    async def session():
+        async with connect(port) as ws:
+            await ws.send("whole")
+    _, err = arun(session())
+    proc.wait_out(lambda out: out.endswith(b"whole\n"), 5)
+    t.is_(proc.out, b"whole\n", "a message cut off by a lost client is not printed, and the "
+          "next client's message stands alone", err or err_text(proc))
+    t.ok(wait_err(proc, r"client 1 disconnected") is not None,
+         "stderr: 'client 1 disconnected'", err_text(proc))
+
+
+@t.test
+def echo_many_clients_concurrently():
+    port, proc = listen("--echo")
+
+    async def one(i):
+        async with connect(port) as ws:
+            sent = [f"client {i} message {k}" for k in range(20)] + [os.urandom(1000 + i)]
+            for m in sent:
+                await ws.send(m)
+            got = [await ws.recv() for _ in sent]
+            return got == sent
+
+    async def all_of_them():
+        return await asyncio.gather(*(one(i) for i in range(10)))
+
+    got, err = arun(all_of_them(), 20)
+    t.ok(got == [True] * 10, "--echo: 10 concurrent clients each get their own messages back",
+         err or str(got))
+    t.is_(proc.out, b"", "--echo: nothing on stdout")
+
+
+# ---- ping/pong and close codes --------------------------------------------------------------
+
+@t.test
+def ping_pong():
+    port, proc = listen("-P", "--ping-interval", "0.2")
+
+    async def session():
+        async with connect(port, ping_interval=None) as ws:
+            waiter = await ws.ping(b"client ping")
+            await asyncio.wait_for(waiter, 3)
+            await asyncio.sleep(0.7)  # several keepalive pings from wsc; websockets answers
+            await ws.send("alive")
+            return proc.wait_out(lambda out: out == b"alive\n", 3)
+
+    got, err = arun(session())
+    t.ok(got is True, "a client's ping gets its pong from wsc -l", err or err_text(proc))
+    t.ok(wait_err(proc, r"ping received \(11 bytes\): client ping") is not None,
+         "-P: the client's ping is shown on stderr", err_text(proc))
+    t.ok(wait_err(proc, r"pong received \(\d+ bytes\): wsc keepalive") is not None,
+         "--ping-interval: wsc pings the client and sees its pong", err_text(proc))
+
+
+@t.test
+def client_close_code():
+    port, proc = listen()
+
+    async def session():
+        async with connect(port) as ws:
+            await ws.close(4001, "bye")
+            return ws.close_code
+
+    got, err = arun(session())
+    t.is_(got, 4001, "the client closes with 4001 and wsc answers the close", err or "")
+    t.ok(wait_err(proc, r'client 1 closed: 4001 \([^)]*\) "bye"') is not None,
+         "stderr: 'client 1 closed: 4001 (...) \"bye\"'", err_text(proc))
+
+
+@t.test
+def server_going_away():
+    port, proc = listen()
+
+    async def session():
+        async with connect(port) as ws:
+            wait_err(proc, r"client 1 connected")
+            proc.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(ws.recv(), 5)
+            except websockets.ConnectionClosed:
+                pass
+            return ws.close_code
+
+    got, err = arun(session())
+    t.is_(got, 1001, "SIGTERM: wsc -l closes its clients with 1001 (going away)", err or "")
+    r = proc.wait(5)
+    t.exits(r, 0, "SIGTERM: wsc -l exits 0 once its clients are closed")
+
+
+# ---- subprotocols and compression --------------------------------------------------------
+
+@t.test
+def subprotocol_choice():
+    port, proc = listen("-s", "b", "-s", "a", "--echo")
+    cases = [(["a", "b"], "b", "the server's order wins: -s b -s a, client offers a,b: b"),
+             (["a"], "a", "client offers only a: a"),
+             (["c"], None, "client offers c, not accepted: no subprotocol"),
+             (None, None, "client offers none: no subprotocol")]
+    for offer, want, name in cases:
+        async def session():
+            async with connect(port, subprotocols=offer) as ws:
+                await ws.send("x")
+                await ws.recv()
+                return ws.subprotocol
+
+        got, err = arun(session())
+        t.is_(got, want, name, err or "")
+
+
+def deflate_of(ws):
+    return [e for e in ws.extensions if isinstance(e, PerMessageDeflate)]
+
+
+@t.test
+def compression():
+    port, proc = listen("--echo")
+    big_text = "".join(f"line {i}: the quick brown fox\n" for i in range(40000))  # ~1.2 MB
+    msgs = ["s", "", "small", big_text, os.urandom(300000), b"\x00" * 500000, "done"]
+
+    async def session():
+        async with connect(port, compression="deflate", max_size=None) as ws:
+            for m in msgs:
+                await ws.send(m)
+            got = [await ws.recv() for _ in msgs]
+            return got, deflate_of(ws)
+
+    res, err = arun(session(), 30)
+    got, pmd = res or (None, None)
+    t.ok(pmd, "a client offering permessage-deflate gets it", err or "")
+    t.ok(got == msgs, "permessage-deflate: small, empty, 1.2 MB text and 800 KB binary "
+         "messages round-trip", err or f"got {t._short(got)}")
+
+    async def plain():
+        async with connect(port, compression=None, max_size=None) as ws:
+            await ws.send(big_text)
+            return await ws.recv() == big_text, ws.extensions
+
+    res, err = arun(plain(), 30)
+    t.ok(res is not None and res[0] and res[1] == [],
+         "a client that offers no compression gets none and is served", err or str(res))
+
+    port2, _ = listen("--echo", "--no-deflate")
+
+    async def refused():
+        async with connect(port2, compression="deflate", max_size=None) as ws:
+            await ws.send("z" * 10000)
+            return await ws.recv() == "z" * 10000, ws.extensions
+
+    res, err = arun(refused(), 30)
+    t.ok(res is not None and res[0] and res[1] == [],
+         "--no-deflate: the offer is declined and the client served", err or str(res))
+
+
+# ---- limits --------------------------------------------------------------------------------
+
+@t.test
+def max_clients():
+    port, proc = listen("--max-clients", "1", "--echo")
+
+    async def session():
+        async with connect(port) as first:
+            await first.send("one")
+            await first.recv()
+            try:
+                async with connect(port):
+                    status = 101
+            except websockets.InvalidStatusCode as exc:
+                status = exc.status_code
+            await first.send("still one")
+            still = await first.recv()
+        return status, still
+
+    res, err = arun(session())
+    status, still = res or (None, None)
+    t.is_(status, 503, "--max-clients 1: a second client gets 503", err or err_text(proc))
+    t.is_(still, "still one", "--max-clients 1: the first client is served on")
+    t.ok(wait_err(proc, r"client 2 refused: too many clients") is not None,
+         "stderr says why the second client was refused", err_text(proc))
+    serves_next(port, "--max-clients 1, after the first client left")
+
+
+# ---- wss:// ------------------------------------------------------------------------------
+
+def self_signed_cert():
+    """A throwaway certificate for 127.0.0.1, made with the openssl CLI."""
+    cert, key = t.tmpfile("cert") + ".pem", t.tmpfile("key") + ".pem"
+    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                       capture_output=True, timeout=30)
+    if p.returncode != 0:
+        raise RuntimeError(f"openssl req failed: {p.stderr.decode()}")
+    return cert, key
+
+
+@t.test
+def wss_listen():
+    if not shutil.which("openssl"):
+        t.skip("wss listening", "the openssl command is not installed")
+        return
+    cert, key = self_signed_cert()
+    port, proc = listen("--cert", cert, "--key", key)
+    ctx = ssl.create_default_context(cafile=cert)
+
+    async def session():
+        async with connect(port, "wss", ssl=ctx) as ws:
+            await ws.send("over TLS")
+            proc.wait_out(lambda out: out == b"over TLS\n", 5)
+            send_stdin(proc, b"back over TLS\n")
+            got = await ws.recv()
+            await ws.close(4005, "tls bye")
+            return got
+
+    got, err = arun(session())
+    t.is_(got, "back over TLS", "wss: a client trusting the certificate exchanges messages",
+          err or err_text(proc))
+    t.is_(proc.out, b"over TLS\n", "wss: the client's message is on stdout")
+    t.ok(wait_err(proc, r'client 1 closed: 4005 \([^)]*\) "tls bye"') is not None,
+         "wss: the close code is reported", err_text(proc))
+
+    async def untrusted():
+        async with connect(port, "wss", ssl=ssl.create_default_context()):
+            return "connected"
+
+    got, err = arun(untrusted())
+    t.ok(got is None and "CERTIFICATE_VERIFY_FAILED" in (err or ""),
+         "wss: a client that does not trust the certificate refuses it", err or got)
+    t.ok(wait_err(proc, r"client 2 from 127\.0\.0\.1:\d+ did not complete the handshake: "
+                  r".*(TLS|SSL|certificate|alert)") is not None,
+         "stderr: 'client 2 from ... did not complete the handshake' names the TLS failure",
+         err_text(proc))
+
+    async def echo_tls():
+        async with connect(port, "wss", ssl=ctx) as ws:
+            await ws.send("after the failed client")
+            proc.wait_out(lambda out: out.endswith(b"after the failed client\n"), 5)
+            return proc.out.endswith(b"after the failed client\n")
+
+    got, err = arun(echo_tls())
+    t.ok(got is True, "wss: the server serves the next client after a failed TLS handshake",
+         err or err_text(proc))
+
+    async def plain_to_tls():
+        async with connect(port):
+            return "connected"
+
+    got, err = arun(plain_to_tls())
+    t.ok(got is None, "wss: a plain ws:// client is not served", err or got)
+    got, err = arun(echo_tls())
+    t.ok(got is True, "wss: ... and the next TLS client is", err or err_text(proc))
+
+
+# ---- Node's ws ---------------------------------------------------------------------------
+
+def node_client(port, plan, timeout=20):
+    """Runs ws_client.js; returns (list of events, CompletedProcess)."""
+    env = t.child_env({"NODE_PATH": NODE_MODULES})
+    p = subprocess.run(["node", WS_CLIENT_JS, f"ws://127.0.0.1:{port}/"],
+                       input=json.dumps(plan).encode(), capture_output=True, timeout=timeout,
+                       env=env)
+    events = []
+    for line in p.stdout.decode("utf-8", "replace").splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            pass
+    return events, p
+
+
+def node_missing():
+    if not shutil.which("node"):
+        return "node is not installed"
+    if not os.path.isdir(os.path.join(NODE_MODULES, "ws")):
+        return f"{NODE_MODULES} has no ws (./bootstrap runs npm install)"
+    return None
+
+
+def node_skip(n, what):
+    why = node_missing()
+    if why:
+        for i in range(n):
+            t.skip(what, why)
+    return why is not None
+
+
+def evs(events, kind):
+    return [e for e in events if e.get("event") == kind]
+
+
+@t.test
+def node_echo():
+    if node_skip(5, "Node ws client against wsc -l --echo"):
+        return
+    port, proc = listen("--echo")
+    big = "".join(f"{i} abcdefghij\n" for i in range(20000))
+    plan = {"deflate": True, "timeout": 15000, "steps": [
+        {"text": "hello from node"}, {"binary": "00ff10ee"}, {"ping": "node ping"},
+        {"text": big}, {"binary": ""}, {"expect": 4}, {"close": [1000, "done"]}]}
+    events, p = node_client(port, plan)
+    diag = f"{p.stdout.decode()[:2000]}\n{p.stderr.decode()}\n{err_text(proc)}"
+    opened = evs(events, "open")
+    t.ok(opened and "permessage-deflate" in opened[0]["extensions"],
+         "node ws: permessage-deflate is negotiated", diag)
+    got = [(e["type"], e["data"]) for e in evs(events, "message")]
+    t.ok(got == [("text", "hello from node"), ("binary", "00ff10ee"), ("text", big),
+                 ("binary", "")],
+         "node ws: text, binary, 240 KB text and empty binary round-trip with --echo", diag)
+    t.is_([e["data"] for e in evs(events, "pong")], ["node ping"],
+          "node ws: a ping gets its pong", diag)
+    t.is_([e["code"] for e in evs(events, "close")], [1000], "node ws: closed with 1000", diag)
+    t.is_(p.returncode, 0, "node ws client: exit 0", diag)
+
+
+@t.test
+def node_both_ways():
+    if node_skip(6, "Node ws client against wsc -l"):
+        return
+    port, proc = listen("-s", "b", "-s", "a")
+    # The client waits for two messages, which come from wsc's stdin once it is in.
+    plan = {"protocols": ["a", "b"], "timeout": 15000, "steps": [
+        {"text": "node says hi"}, {"binary": "414243"}, {"expect": 2},
+        {"close": [4002, "node bye"]}]}
+    env = t.child_env({"NODE_PATH": NODE_MODULES})
+    node = subprocess.Popen(["node", WS_CLIENT_JS, f"ws://127.0.0.1:{port}/", json.dumps(plan)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        if wait_out(proc, b"node says hi\nABC", 10):
+            send_stdin(proc, b"from wsc\nsecond\n")
+        out, errout = node.communicate(timeout=20)
+    finally:
+        if node.poll() is None:
+            node.kill()
+            node.wait(5)
+    events = [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
+    diag = f"{out.decode()}\n{errout.decode()}\n{err_text(proc)}"
+    t.is_(proc.out, b"node says hi\nABC", "node ws: its text and binary messages are on stdout",
+          diag)
+    t.is_([e["data"] for e in evs(events, "message")], ["from wsc", "second"],
+          "node ws: receives the stdin lines", diag)
+    opened = evs(events, "open")
+    t.is_(opened[0]["protocol"] if opened else None, "b",
+          "node ws: offers a,b to -s b -s a and gets b", diag)
+    t.is_([e["code"] for e in evs(events, "close")], [4002],
+          "node ws: its close 4002 is answered", diag)
+    t.ok(wait_err(proc, r'client 1 closed: 4002 \([^)]*\) "node bye"') is not None,
+         "stderr: 'client 1 closed: 4002 (...) \"node bye\"'", diag)
+    t.is_(node.returncode, 0, "node ws client: exit 0", diag)
+
+
+# ---- hostile clients ----------------------------------------------------------------------
+
+def handshake(port, extra="", version="13", key=None, method="GET", timeout=5):
+    """Sends a handshake on a raw socket; returns (socket, response head, bytes after it)."""
+    key = key if key is not None else base64.b64encode(os.urandom(16)).decode()
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    req = (f"{method} / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n")
+    if version is not None:
+        req += f"Sec-WebSocket-Version: {version}\r\n"
+    s.sendall((req + extra + "\r\n").encode())
+    head, rest = read_head(s)
+    return s, head, rest
+
+
+def read_head(s):
+    buf = b""
+    try:
+        while b"\r\n\r\n" not in buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+    except OSError:
+        pass
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    return head.decode("latin-1"), rest
+
+
+def read_to_eof(s, timeout=5):
+    """Everything until the server closes; None if it did not close in time."""
+    s.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+    except socket.timeout:
+        return None
+    except ConnectionResetError:
+        return data
+
+
+def status_of(head):
+    parts = head.split(" ", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+
+
+def header(head, name):
+    for line in head.split("\r\n")[1:]:
+        k, _, v = line.partition(":")
+        if k.strip().lower() == name.lower():
+            return v.strip()
+    return None
+
+
+def read_frame(s, rest=b"", timeout=5):
+    s.settimeout(timeout)
+    buf = bytearray(rest)
+    try:
+        while True:
+            frame, _ = wsframe.parse(buf)
+            if frame is not None:
+                return frame
+            chunk = s.recv(4096)
+            if not chunk:
+                return None
+            buf += chunk
+    except OSError:
+        return None
+
+
+@t.test
+def hostile_unmasked_frames():
+    port, proc = listen("--echo")
+    s, head, rest = handshake(port)
+    with s:
+        t.is_(status_of(head), 101, "hostile: a good handshake gets 101", head)
+        s.sendall(wsframe.encode(wsframe.OP_TEXT, "not masked"))
+        frame = read_frame(s, rest)
+        t.ok(frame is not None and frame.opcode == wsframe.OP_CLOSE and
+             frame.close_code() == 1002,
+             "hostile: an unmasked client frame is answered with close 1002",
+             f"{frame and (frame.opcode, frame.payload)}\n{err_text(proc)}")
+        t.ok(read_to_eof(s) is not None, "hostile: ... and the connection is closed")
+    t.ok(wait_err(proc, r"client 1 broke the protocol: .*closed with 1002") is not None,
+         "stderr: 'client 1 broke the protocol: ...; closed with 1002'", err_text(proc))
+    serves_next(port, "after unmasked frames")
+
+
+@t.test
+def hostile_bad_requests():
+    port, proc = listen("--echo")
+    cases = [
+        ("a key that is not base64 of 16 bytes", dict(key="c2hvcnQ="), 400),
+        ("a key of 24 characters that is not base64", dict(key="!!!!!!!!!!!!!!!!!!!!!!=="),
+         400),
+        ("no key", dict(key=""), 400),
+        ("version 7", dict(version="7"), 426),
+        ("no version", dict(version=None), 426),
+        ("POST", dict(method="POST"), 405),
+    ]
+    for what, kw, want in cases:
+        s, head, rest = handshake(port, **kw)
+        with s:
+            t.is_(status_of(head), want, f"hostile: {what}: {want}", head)
+            if want == 426:
+                t.is_(header(head, "Sec-WebSocket-Version"), "13, 8",
+                      f"hostile: {what}: the 426 lists 'Sec-WebSocket-Version: 13, 8'", head)
+            t.ok(read_to_eof(s) is not None, f"hostile: {what}: the server hangs up")
+        serves_next(port, f"after {what}")
+    s, head, rest = handshake(port, version="8")
+    with s:
+        t.is_(status_of(head), 101, "version 8 is accepted", head)
+    t.ok(wait_err(proc, r"client \d+ refused: .*Sec-WebSocket-Version") is not None,
+         "stderr says why a client was refused", err_text(proc))
+
+
+@t.test
+def hostile_oversized_head():
+    port, proc = listen("--echo")
+    filler = "".join(f"X-Filler-{i}: {'a' * 100}\r\n" for i in range(200))  # ~22 KB
+    s, head, rest = handshake(port, extra=filler)
+    with s:
+        t.is_(status_of(head), 431, "hostile: a request head over 16 KiB gets 431", head)
+        t.ok(read_to_eof(s) is not None, "hostile: ... and the server hangs up")
+    serves_next(port, "after an oversized head")
+    # A head just under the limit is fine.
+    filler = "".join(f"X-Filler-{i}: {'a' * 350}\r\n" for i in range(40))  # ~14.5 KB
+    s, head, rest = handshake(port, extra=filler)
+    with s:
+        t.is_(status_of(head), 101, "a request head of 14.5 KB is served", head)
+    # Many small header fields are a head too large as well (RFC 6585 5).
+    filler = "".join(f"X-Many-{i}: {i}\r\n" for i in range(100))
+    s, head, rest = handshake(port, extra=filler)
+    with s:
+        t.is_(status_of(head), 431, "hostile: 100 header fields get 431", head,
+              todo="http.c reports more than HTTP_MAX_HEADERS fields as malformed: 400")
+    serves_next(port, "after too many header fields")
+
+
+@t.test
+def hostile_endless_head():
+    # Header lines sent without end, faster than any timeout: refused once over 16 KiB.
+    port, proc = listen("--echo")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode())
+        answered = b""
+        try:
+            for i in range(1000):
+                s.sendall(f"X-More-{i}: {'b' * 200}\r\n".encode())
+        except OSError:
+            pass
+        answered = read_to_eof(s) or b""
+        t.ok(answered.startswith(b"HTTP/1.1 431"),
+             "hostile: an endless request head is cut off with 431", repr(answered[:200]))
+    serves_next(port, "after an endless head")
+
+
+@t.test
+def hostile_slow_handshake():
+    port, proc = listen("--echo", "-v", "--handshake-timeout", "0.5")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        start = time.monotonic()
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        got = read_to_eof(s, 5)
+        elapsed = time.monotonic() - start
+    t.ok(got is not None and 0.3 <= elapsed < 3,
+         "hostile: a handshake unfinished after --handshake-timeout 0.5 is closed",
+         f"closed: {got is not None} after {elapsed:.2f} s\n{err_text(proc)}")
+    t.ok(wait_err(proc, r"client 1 from 127\.0\.0\.1:\d+ did not complete the handshake: "
+                  r"no handshake request within 0\.5 s") is not None,
+         "stderr: 'client 1 from ... did not complete the handshake: no handshake request "
+         "within 0.5 s'", err_text(proc))
+    serves_next(port, "after a slow handshake")
+
+
+@t.test
+def hostile_silent_client():
+    port, proc = listen("--echo", "--handshake-timeout", "1")
+    silent = socket.create_connection(("127.0.0.1", port), timeout=5)
+    with silent:
+        start = time.monotonic()
+        # While the silent client waits, others are served.
+        serves_next(port, "while a silent client is connected")
+        got = read_to_eof(silent, 5)
+        elapsed = time.monotonic() - start
+    t.ok(got is not None and 0.7 <= elapsed < 4,
+         "hostile: a client that sends nothing is closed after --handshake-timeout 1",
+         f"closed: {got is not None} after {elapsed:.2f} s\n{err_text(proc)}")
+    serves_next(port, "after a silent client")
+
+
+@t.test
+def hostile_silent_clients_and_max_clients():
+    # Silent connections count against --max-clients until the handshake timeout
+    # frees their places.
+    port, proc = listen("--echo", "--max-clients", "2", "--handshake-timeout", "1")
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
+    try:
+        time.sleep(0.2)
+        got, err = arun(echo_once(port, "third"), 5)
+        t.ok(got is None and "503" in (err or ""),
+             "hostile: two silent clients fill --max-clients 2: the third gets 503", err or got)
+        for s in socks:
+            read_to_eof(s, 5)
+    finally:
+        for s in socks:
+            s.close()
+    serves_next(port, "once the silent clients timed out")
+
+
+@t.test
+def hostile_garbage():
+    port, proc = listen("--echo")
+    for what, data in [("binary garbage", os.urandom(64) + b"\r\n\r\n"),
+                       ("an HTTP response", b"HTTP/1.1 200 OK\r\n\r\n"),
+                       ("a request line without version", b"GET /\r\n\r\n")]:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(data)
+            head, _ = read_head(s)
+            t.is_(status_of(head), 400, f"hostile: {what}: 400", head)
+        serves_next(port, f"after {what}")
+
+
+@t.test
+def hostile_disconnects():
+    # Clients that vanish at each step: during the head, right after the 101, mid-frame.
+    port, proc = listen("--echo", "-v")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHo")
+    s, head, rest = handshake(port)
+    s.close()
+    s, head, rest = handshake(port)
+    s.sendall(wsframe.encode(wsframe.OP_TEXT, "x" * 1000, mask=True)[:300])
+    s.close()
+    serves_next(port, "after clients that vanish mid-head, after the 101 and mid-frame")
+    t.ok(proc.proc.poll() is None, "wsc -l is still running")
+    t.ok(wait_err(proc, r"client 1 from \S+ did not complete the handshake: connection closed")
+         is not None, "stderr: a client gone mid-head is reported", err_text(proc))
+    t.ok(wait_err(proc, r"(?s)client 2 disconnected.*client 3 disconnected") is not None,
+         "stderr: clients gone after the 101 are reported as disconnected", err_text(proc))
+
+
+if __name__ == "__main__":
+    t.main()
