@@ -17,8 +17,10 @@ int proxy_parse(const char *s, struct proxy *p, char *err, size_t errlen)
     if (sep && (size_t)(sep - s) <= strcspn(s, "/?#@")) {
         size_t slen = (size_t)(sep - s);
         if (slen != 4 || strncasecmp(s, "http", 4) != 0) {
-            snprintf(err, errlen, "unsupported proxy scheme \"%.*s\" (wsc speaks HTTP proxies: "
-                                  "http://host:port)", (int)(slen > 16 ? 16 : slen), s);
+            snprintf(err, errlen,
+                     "unsupported proxy scheme \"%.*s\" (wsc speaks HTTP proxies: "
+                     "http://host:port)",
+                     (int)(slen > 16 ? 16 : slen), s);
             return -1;
         }
         rest = sep + 3;
@@ -56,8 +58,8 @@ static const char *lookup(proxy_getenv_fn getenv_fn, void *ctx, const char *name
     return v && *v ? v : NULL;
 }
 
-int proxy_choose(const struct url *target, const char *option, proxy_getenv_fn getenv_fn,
-                 void *ctx, struct proxy *p, char *err, size_t errlen)
+int proxy_choose(const struct url *target, const char *option, proxy_getenv_fn getenv_fn, void *ctx,
+                 struct proxy *p, char *err, size_t errlen)
 {
     memset(p, 0, sizeof(*p));
     if (target->is_unix)
@@ -283,8 +285,8 @@ int proxy_check_response(const struct http_head *h, char *err, size_t errlen)
         return 0;
     char reason[128], challenge[256] = "";
     printable(reason, sizeof(reason), h->reason, h->reason_len);
-    const struct http_header *c = h->status == 407 ? http_find_header(h, "Proxy-Authenticate")
-                                                   : NULL;
+    const struct http_header *c =
+        h->status == 407 ? http_find_header(h, "Proxy-Authenticate") : NULL;
     if (c)
         printable(challenge, sizeof(challenge), c->value, c->value_len);
     snprintf(err, errlen, "proxy answered %d%s%s%s%s", h->status, *reason ? " " : "", reason,

@@ -16,7 +16,7 @@
 #define PROXY_DEFAULT_PORT 1080 /* curl's default, when the proxy URL has none */
 
 struct proxy {
-    char host[256];     /* without brackets for IPv6 literals */
+    char host[256]; /* without brackets for IPv6 literals */
     bool is_ipv6;
     unsigned port;
     char userinfo[256]; /* user:pass, percent-decoded; empty: no credentials */
@@ -35,8 +35,8 @@ int proxy_parse(const char *s, struct proxy *p, char *err, size_t errlen);
  * when a proxy is to be used, 0 for a direct connection, -1 with err when
  * the proxy setting cannot be parsed (p->source still names where it came
  * from). Unix socket URLs never use a proxy. */
-int proxy_choose(const struct url *target, const char *option, proxy_getenv_fn getenv_fn,
-                 void *ctx, struct proxy *p, char *err, size_t errlen);
+int proxy_choose(const struct url *target, const char *option, proxy_getenv_fn getenv_fn, void *ctx,
+                 struct proxy *p, char *err, size_t errlen);
 
 /* True when host (and port) is on the no_proxy list: entries separated by
  * commas or blanks; "*" matches everything; a name matches itself and its

@@ -32,8 +32,7 @@ static int wait_for(int fd, short events, long deadline)
     }
 }
 
-static int send_all(int fd, const uint8_t *p, size_t len, long deadline, char *err,
-                    size_t errlen)
+static int send_all(int fd, const uint8_t *p, size_t len, long deadline, char *err, size_t errlen)
 {
     while (len) {
         ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
@@ -121,8 +120,10 @@ static int read_head(int fd, long deadline, struct buf *head, char *err, size_t 
                 snprintf(err, errlen, "the proxy's answer to CONNECT is larger than %d bytes",
                          HTTP_MAX_HEAD);
             else
-                snprintf(err, errlen, "the proxy's answer to CONNECT is not valid HTTP: "
-                                      "\"%.*s\"", (int)show, data);
+                snprintf(err, errlen,
+                         "the proxy's answer to CONNECT is not valid HTTP: "
+                         "\"%.*s\"",
+                         (int)show, data);
             return -1;
         }
         buf_drop_tail(head, buf_size(head) - (size_t)r);
@@ -130,8 +131,8 @@ static int read_head(int fd, long deadline, struct buf *head, char *err, size_t 
     }
 }
 
-int tunnel_exchange(int fd, const struct buf *request, int timeout_ms, struct buf *head,
-                    char *err, size_t errlen)
+int tunnel_exchange(int fd, const struct buf *request, int timeout_ms, struct buf *head, char *err,
+                    size_t errlen)
 {
     long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 24L * 3600 * 1000);
     if (send_all(fd, buf_head(request), buf_size(request), deadline, err, errlen) != 0)

@@ -14,7 +14,7 @@
  * into head (at most HTTP_MAX_HEAD bytes). Waits at most timeout_ms in all
  * (<= 0: no limit). Returns 0 with the complete head, or -1 with a one-line
  * reason in err (timeout, closed, not HTTP, too large, socket error). */
-int tunnel_exchange(int fd, const struct buf *request, int timeout_ms, struct buf *head,
-                    char *err, size_t errlen);
+int tunnel_exchange(int fd, const struct buf *request, int timeout_ms, struct buf *head, char *err,
+                    size_t errlen);
 
 #endif

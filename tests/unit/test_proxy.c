@@ -141,8 +141,8 @@ static void test_parse(void)
         } else {
             tap_ok(rc == 0 && !strcmp(p.host, c->host) && p.port == c->port &&
                        !strcmp(p.userinfo, c->userinfo),
-                   "proxy URL \"%s\": host %s port %u user info \"%s\"", c->input, c->host,
-                   c->port, c->userinfo);
+                   "proxy URL \"%s\": host %s port %u user info \"%s\"", c->input, c->host, c->port,
+                   c->userinfo);
         }
         free(in);
     }
@@ -161,6 +161,7 @@ struct choose_case {
     const char *source;
 };
 
+/* clang-format off */
 static const struct choose_case choose_cases[] = {
     {"nothing set: direct", "wss://example.com/", NULL, {NULL}, 0, NULL, 0, NULL},
     {"--proxy", "wss://example.com/", "http://p:1", {NULL}, 1, "p", 1, "--proxy"},
@@ -213,6 +214,7 @@ static const struct choose_case choose_cases[] = {
      -1, NULL, 0, "https_proxy"},
     {"a bad --proxy", "wss://example.com/", "http://p:0", {NULL}, -1, NULL, 0, "--proxy"},
 };
+/* clang-format on */
 
 static const char *table_getenv(void *ctx, const char *name)
 {
@@ -236,8 +238,7 @@ static void test_choose(void)
         }
         char *option = c->option ? dup_str(c->option) : NULL;
         struct proxy p;
-        int rc = proxy_choose(&target, option, table_getenv, (void *)c->env, &p, err,
-                              sizeof(err));
+        int rc = proxy_choose(&target, option, table_getenv, (void *)c->env, &p, err, sizeof(err));
         bool ok = rc == c->result;
         if (ok && rc == 1)
             ok = !strcmp(p.host, c->host) && p.port == c->port && !strcmp(p.source, c->source);
@@ -267,8 +268,8 @@ static void check_connect(const char *name, const char *proxy_url, const char *t
     struct buf b;
     buf_init(&b, 0);
     int rc = proxy_build_connect(&p, &u, &b);
-    bool same = rc == 0 && buf_size(&b) == strlen(expect) &&
-                !memcmp(buf_head(&b), expect, buf_size(&b));
+    bool same =
+        rc == 0 && buf_size(&b) == strlen(expect) && !memcmp(buf_head(&b), expect, buf_size(&b));
     tap_ok(same, "CONNECT %s", name);
     if (!same)
         tap_diag("got: %.*s", (int)buf_size(&b), (const char *)buf_head(&b));
@@ -310,8 +311,9 @@ static const struct answer_case answers[] = {
     {"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", -1, "proxy answered 403 Forbidden"},
     {"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic "
      "realm=\"wsc\"\r\n\r\n",
-     -1, "proxy answered 407 Proxy Authentication Required; Proxy-Authenticate: Basic "
-         "realm=\"wsc\""},
+     -1,
+     "proxy answered 407 Proxy Authentication Required; Proxy-Authenticate: Basic "
+     "realm=\"wsc\""},
     {"HTTP/1.1 502\r\n\r\n", -1, "proxy answered 502"},
     {"HTTP/1.1 500 Bad\x1b[31m\r\n\r\n", -1, "proxy answered 500 Bad?[31m"},
     {"HTTP/1.1 101 Switching Protocols\r\n\r\n", -1, "proxy answered 101 Switching Protocols"},
