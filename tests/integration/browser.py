@@ -1,0 +1,195 @@
+#!/usr/bin/python3
+"""A real browser against listen mode: Debian's chromium, headless, loads
+tests/helpers/browser_page.html, whose script opens new WebSocket('ws://127.0.0.1:PORT')
+to wsc -l and exchanges text and binary messages with it. When its connection has
+closed, the page sends what it saw (messages, subprotocol, extensions, close code) as
+"REPORT {json}" to a second wsc -l, whose stdout the test reads. Both sides are checked:
+wsc's stdout and stderr, and the page's report. Skipped when chromium is not installed.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wsctest as t  # noqa: E402
+
+t.require_wsc()
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if not CHROMIUM:
+    t.skip_all("chromium is not installed (bootstrap installs Debian's chromium)")
+
+PAGE = os.path.join(t.HELPERS, "browser_page.html")
+LISTENING = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
+GREETING = b"hello from the browser\n" + bytes([0, 1, 2, 253, 254, 255]) + b"B" * 70000 + b"\n"
+
+
+def listen(*args):
+    """wsc -l 0 ARGS in the background; the port is read from its stderr."""
+    proc = t.spawn(["-l", "0"] + list(args))
+    end = time.monotonic() + 5
+    while time.monotonic() < end and proc.proc.poll() is None:
+        m = LISTENING.search(proc.err)
+        if m:
+            return int(m.group(1)), proc
+        time.sleep(0.02)
+    raise RuntimeError(f"wsc -l 0 did not say where it listens\n{proc.wait(1)}")
+
+
+def err_text(proc):
+    return proc.err.decode("utf-8", "replace")
+
+
+def wait_err(proc, pattern, timeout=5):
+    end = time.monotonic() + timeout
+    while True:
+        m = re.search(pattern, err_text(proc))
+        if m or time.monotonic() >= end:
+            return m
+        time.sleep(0.02)
+
+
+def send_stdin(proc, data):
+    proc.proc.stdin.write(data)
+    proc.proc.stdin.flush()
+
+
+class Browser:
+    """Headless chromium on one page, in its own process group with a fresh profile;
+    kill() ends the whole group."""
+
+    def __init__(self, **query):
+        self.profile = tempfile.mkdtemp(prefix="chromium-", dir=t.tmpdir())
+        url = "file://" + PAGE + "?" + urllib.parse.urlencode(query)
+        self.log_path = os.path.join(self.profile, "stderr.log")
+        argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", f"--user-data-dir={self.profile}", url]
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=log, start_new_session=True,
+                                         env=t.child_env())
+        t.track(self)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self._signal_group(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        self._signal_group(signal.SIGKILL)  # renderers and helpers may outlive the parent
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def _signal_group(self, sig):
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def log_tail(self, n=15):
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                lines = [ln for ln in f if "dbus" not in ln]  # no bus in a container
+        except OSError:
+            return ""
+        return "chromium:\n" + "".join(lines[-n:])
+
+
+def wait_report(rep, timeout=30):
+    """The page's REPORT JSON, from the report server's stdout (or None)."""
+    rep.wait_out(lambda out: b"\n" in out and out.startswith(b"REPORT "), timeout)
+    line = rep.out.split(b"\n", 1)[0]
+    if not line.startswith(b"REPORT "):
+        return None
+    try:
+        return json.loads(line[len(b"REPORT "):].decode("utf-8"))
+    except ValueError:
+        return None
+
+
+@t.test
+def text_both_ways():
+    port, proc = listen("-s", "superchat", "-s", "chat")
+    report_port, rep = listen()
+    browser = Browser(port=port, report=report_port, expect=2, close=1,
+                      protocols="chat,superchat")
+    connected = wait_err(proc, r"client 1 connected", 20) is not None
+    t.ok(connected, "chromium connects to wsc -l", err_text(proc) + browser.log_tail())
+    if connected:
+        send_stdin(proc, "line one\nünïcödé 🎉\n".encode())
+    result = wait_report(rep)
+    diag = f"wsc stderr:\n{err_text(proc)}\nreport: {t._short(rep.out)}\n{browser.log_tail()}"
+    t.ok(result is not None, "the page reports what it saw", diag)
+    result = result or {}
+    t.is_(result.get("received"), [["text", "line one"], ["text", "ünïcödé 🎉"]],
+          "browser: receives wsc's stdin lines as text messages", diag)
+    proc.wait_out(lambda out: out.endswith("echo: ünïcödé 🎉\n".encode()), 5)
+    t.ok(proc.out == GREETING + "echo: line one\necho: ünïcödé 🎉\n".encode(),
+         "wsc: prints the browser's text, binary (raw), 70,000-byte and echoed messages",
+         f"stdout: {t._short(proc.out)}")
+    t.is_(result.get("protocol"), "superchat",
+          "browser offers chat,superchat to -s superchat -s chat: superchat", diag)
+    t.ok("permessage-deflate" in (result.get("extensions") or ""),
+         "browser: permessage-deflate is negotiated", diag)
+    close = result.get("close") or {}
+    t.is_((close.get("code"), close.get("wasClean")), (4000, True),
+          "browser: its close 4000 is answered with 4000 and the close is clean", diag)
+    t.ok(wait_err(proc, r'client 1 closed: 4000 \([^)]*\) "browser done"') is not None,
+         "wsc: 'client 1 closed: 4000 (...) \"browser done\"'", diag)
+    t.is_(result.get("errors"), [], "browser: no error event", diag)
+    browser.kill()
+
+
+@t.test
+def binary_both_ways():
+    data = b"\x00\xff\x10binary\x80\x7f\x01"
+    port, proc = listen("-b", "--chunk", str(len(data)))
+    report_port, rep = listen()
+    browser = Browser(port=port, report=report_port, expect=1, close=1)
+    connected = wait_err(proc, r"client 1 connected", 20) is not None
+    t.ok(connected, "chromium connects to wsc -l -b", err_text(proc) + browser.log_tail())
+    if connected:
+        send_stdin(proc, data)
+    result = wait_report(rep) or {}
+    diag = f"wsc stderr:\n{err_text(proc)}\nreport: {t._short(rep.out)}\n{browser.log_tail()}"
+    t.is_(result.get("received"), [["binary", data.hex()]],
+          "browser: receives wsc's stdin bytes as one binary message (-b)", diag)
+    proc.wait_out(lambda out: out.endswith(data[::-1]), 5)
+    t.is_(proc.out, GREETING + data[::-1],
+          "wsc: prints the browser's reply, the bytes reversed, raw")
+    t.is_((result.get("close") or {}).get("code"), 4000, "browser: closed with 4000", diag)
+
+
+@t.test
+def server_closes():
+    port, proc = listen()
+    report_port, rep = listen()
+    browser = Browser(port=port, report=report_port, expect=1, close=0)
+    connected = wait_err(proc, r"client 1 connected", 20) is not None
+    t.ok(connected, "chromium connects to wsc -l", err_text(proc) + browser.log_tail())
+    if connected:
+        send_stdin(proc, b"going soon\n")
+        proc.wait_out(lambda out: out.endswith(b"echo: going soon\n"), 10)
+        proc.proc.send_signal(signal.SIGTERM)
+    r = proc.wait(10)
+    t.exits(r, 0, "SIGTERM: wsc -l closes the browser's connection and exits 0")
+    result = wait_report(rep) or {}
+    diag = f"wsc stderr:\n{err_text(proc)}\nreport: {t._short(rep.out)}\n{browser.log_tail()}"
+    t.is_(result.get("received"), [["text", "going soon"]], "browser: got the message", diag)
+    t.is_(result.get("close"), {"code": 1001, "reason": "", "wasClean": True},
+          "browser: wsc's close is 1001 (going away) and clean", diag)
+
+
+if __name__ == "__main__":
+    t.main()
