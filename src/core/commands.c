@@ -1,5 +1,6 @@
 #include "commands.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,10 +38,17 @@ void command_free(struct command *c)
     buf_free(&c->data);
 }
 
-static void set_error(struct command *c, const char *fmt, const char *arg)
+/* The line is not NUL-terminated: quote parts of it with %.*s. */
+static void set_error(struct command *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void set_error(struct command *c, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     c->kind = CMD_ERROR;
-    snprintf(c->error, sizeof(c->error), fmt, arg);
+    vsnprintf(c->error, sizeof(c->error), fmt, ap);
+    va_end(ap);
 }
 
 static const char *skip_blanks(const char *p, const char *end)
@@ -118,7 +126,7 @@ static void parse_close(const char *p, const char *end, struct command *c)
     unsigned long code;
     const char *q = read_number(p, end, 65535, &code);
     if (!q) {
-        set_error(c, "/close: '%s' is not a close code", p);
+        set_error(c, "/close: '%.*s' is not a close code", (int)(end - p), p);
         return;
     }
     if (!ws_close_code_is_sendable((unsigned)code)) {
@@ -133,7 +141,7 @@ static void parse_close(const char *p, const char *end, struct command *c)
     c->text = q;
     c->len = (size_t)(end - q);
     if (c->len > WS_MAX_CONTROL - 2)
-        set_error(c, "/close: the reason is longer than 123 bytes%s", "");
+        set_error(c, "/close: the reason is longer than 123 bytes");
 }
 
 static void parse_fragment(const char *p, const char *end, struct command *c)
@@ -142,7 +150,7 @@ static void parse_fragment(const char *p, const char *end, struct command *c)
     p = skip_blanks(p, end);
     const char *q = read_number(p, end, 100000, &n);
     if (!q || n == 0) {
-        set_error(c, "/fragment: usage: /fragment N text (N from 1 to 100000)%s", "");
+        set_error(c, "/fragment: usage: /fragment N text (N from 1 to 100000)");
         return;
     }
     q = skip_blanks(q, end);
@@ -158,7 +166,7 @@ static void parse_binary(const char *p, const char *end, struct command *c)
     if (p < end && *p == '@') {
         size_t n = (size_t)(end - p - 1);
         if (n == 0 || n >= sizeof(c->path)) {
-            set_error(c, "/binary: bad file name%s", "");
+            set_error(c, "/binary: bad file name");
             return;
         }
         memcpy(c->path, p + 1, n);
@@ -168,7 +176,7 @@ static void parse_binary(const char *p, const char *end, struct command *c)
     }
     c->kind = CMD_BINARY;
     if (decode_hex(p, end, &c->data) != 0)
-        set_error(c, "/binary: expected hex digits (or @FILE)%s", "");
+        set_error(c, "/binary: expected hex digits (or @FILE)");
 }
 
 static int raw_opcode(const char *v, size_t n, unsigned long *op)
@@ -210,7 +218,7 @@ static void parse_raw(const char *p, const char *end, struct command *c)
         unsigned long num;
         if (word_is(w, klen, "op")) {
             if (raw_opcode(v, vlen, &num) != 0) {
-                set_error(c, "/raw: bad opcode '%s'", v);
+                set_error(c, "/raw: bad opcode '%.*s'", (int)vlen, v);
                 return;
             }
             c->raw.opcode = (uint8_t)num;
@@ -218,7 +226,7 @@ static void parse_raw(const char *p, const char *end, struct command *c)
                    word_is(w, klen, "rsv")) {
             unsigned long max = word_is(w, klen, "rsv") ? 7 : 1;
             if (vlen != 1 || v[0] < '0' || (unsigned long)(v[0] - '0') > max) {
-                set_error(c, "/raw: bad value in '%s'", w);
+                set_error(c, "/raw: bad value in '%.*s'", (int)(p - w), w);
                 return;
             }
             num = (unsigned long)(v[0] - '0');
@@ -230,7 +238,7 @@ static void parse_raw(const char *p, const char *end, struct command *c)
                 c->raw.rsv = (uint8_t)num;
         } else if (word_is(w, klen, "hex")) {
             if (decode_hex(v, p, &c->data) != 0) {
-                set_error(c, "/raw: bad hex payload%s", "");
+                set_error(c, "/raw: bad hex payload");
                 return;
             }
             has_payload = true;
@@ -240,7 +248,7 @@ static void parse_raw(const char *p, const char *end, struct command *c)
         }
     }
     if (!has_payload && p < end && buf_append(&c->data, p, (size_t)(end - p)) != 0) {
-        set_error(c, "/raw: out of memory%s", "");
+        set_error(c, "/raw: out of memory");
         return;
     }
     c->raw.len = buf_size(&c->data);
@@ -288,7 +296,7 @@ void command_parse(const char *line, size_t len, struct command *c)
         unsigned long id;
         const char *q = read_number(arg, end, 1u << 30, &id);
         if (!q) {
-            set_error(c, "/to: usage: /to ID text%s", "");
+            set_error(c, "/to: usage: /to ID text");
             return;
         }
         c->kind = CMD_TO;
