@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -479,6 +480,108 @@ def wss_listen():
     t.ok(got is None, "wss: a plain ws:// client is not served", err or got)
     got, err = arun(echo_tls())
     t.ok(got is True, "wss: ... and the next TLS client is", err or err_text(proc))
+
+
+# ---- interactive: a terminal ---------------------------------------------------------------
+
+class PtyWsc:
+    """wsc with stdin, stdout and stderr on a pseudo-terminal (interactive mode)."""
+
+    def __init__(self, args):
+        import pty
+        self.master, slave = pty.openpty()
+        env = t.child_env({"TERM": "xterm"})
+        self.proc = subprocess.Popen([t.WSC] + list(args), stdin=slave, stdout=slave,
+                                     stderr=slave, env=env, start_new_session=True)
+        os.close(slave)
+        self.buf = bytearray()
+        t.track(self)
+
+    def pump(self, seconds=0.0):
+        end = time.monotonic() + seconds
+        while True:
+            ready, _, _ = select.select([self.master], [], [], max(0.0, end - time.monotonic()))
+            if ready:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                self.buf += chunk
+            elif time.monotonic() >= end:
+                return
+
+    def text(self):
+        return self.buf.decode("utf-8", "replace")
+
+    def type(self, line):
+        os.write(self.master, line.encode() + b"\r")
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.close(self.master)
+        except OSError:
+            pass
+
+
+@t.test
+def interactive_listen():
+    term = PtyWsc(["-l", "0"])
+    end = time.monotonic() + 5
+    while not re.search(r"listening on 127\.0\.0\.1:\d+", term.text()) and \
+            time.monotonic() < end:
+        term.pump(0.05)
+    port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", term.text()).group(1))
+
+    async def pumped(coro):
+        # The terminal is read while the clients wait, so that wsc never blocks on it.
+        task = asyncio.ensure_future(coro)
+        while not task.done():
+            await asyncio.sleep(0.02)
+            term.pump()
+        return task.result()
+
+    async def session():
+        c1, c2 = await connect(port), await connect(port)
+        await c2.send("hi from two")
+        end = time.monotonic() + 5
+        while "[2] < hi from two" not in term.text() and time.monotonic() < end:
+            await asyncio.sleep(0.05)
+        term.type("/to 1 only for one")
+        first1 = await asyncio.wait_for(c1.recv(), 5)
+        term.type("everyone")
+        first2 = await asyncio.wait_for(c2.recv(), 5)
+        second1 = await asyncio.wait_for(c1.recv(), 5)
+        term.type("/close 4003 done")
+        codes = []
+        for c in (c1, c2):
+            try:
+                await asyncio.wait_for(c.recv(), 5)
+            except websockets.ConnectionClosed:
+                pass
+            codes.append((c.close_code, c.close_reason))
+        return first1, first2, second1, codes
+
+    res, err = arun(pumped(session()), 20)
+    term.pump(0.3)
+    first1, first2, second1, codes = res or (None,) * 4
+    screen = term.text()
+    t.ok("[2] < hi from two" in screen, "terminal: a client's message is shown as '[2] < text'",
+         err or screen)
+    t.is_((first1, first2, second1), ("only for one", "everyone", "everyone"),
+          "terminal: /to 1 text reaches client 1 only; a plain line reaches both",
+          err or screen)
+    t.is_(codes, [(4003, "done"), (4003, "done")],
+          "terminal: /close 4003 done closes every client with 4003 \"done\"", err or screen)
+    t.ok(re.search(r"client 2 closed by us: 4003", screen) is not None,
+         "terminal: the closes are reported", screen)
 
 
 # ---- Node's ws ---------------------------------------------------------------------------
