@@ -73,7 +73,7 @@ static int parse_headers(const char *p, const char *end, struct http_head *h)
             if (!is_tchar((unsigned char)*q))
                 return -1;
         if (h->num_headers == HTTP_MAX_HEADERS)
-            return -1;
+            return HTTP_TOO_LARGE; /* RFC 6585 5: too many fields is "too large" */
         const char *v = colon + 1, *ve = p + n;
         while (v < ve && is_blank(*v))
             v++;
@@ -124,8 +124,9 @@ int http_parse_response(const char *buf, size_t len, size_t max, struct http_hea
         return HTTP_MALFORMED;
     h->reason = n > 13 ? buf + 13 : buf + n;
     h->reason_len = n > 13 ? n - 13 : 0;
-    if (parse_headers(next, end, h) != 0)
-        return HTTP_MALFORMED;
+    int r_headers = parse_headers(next, end, h);
+    if (r_headers != 0)
+        return r_headers == HTTP_TOO_LARGE ? HTTP_TOO_LARGE : HTTP_MALFORMED;
     return (int)head;
 }
 
@@ -156,8 +157,9 @@ int http_parse_request(const char *buf, size_t len, size_t max, struct http_head
     h->target_len = (size_t)(sp2 - sp1 - 1);
     if (parse_version(sp2 + 1, (size_t)(buf + n - sp2 - 1), &h->minor_version) != 0)
         return HTTP_MALFORMED;
-    if (parse_headers(next, end, h) != 0)
-        return HTTP_MALFORMED;
+    int r_headers = parse_headers(next, end, h);
+    if (r_headers != 0)
+        return r_headers == HTTP_TOO_LARGE ? HTTP_TOO_LARGE : HTTP_MALFORMED;
     return (int)head;
 }
 
