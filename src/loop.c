@@ -495,9 +495,11 @@ static void read_handshake(struct peer *p)
             snprintf(why, sizeof(why), "request head %s", what);
             refuse_peer(p, r == HTTP_TOO_LARGE ? 431 : 400, why);
         } else {
-            size_t show = strcspn(data, "\r\n");
-            end_peer(p, END_HANDSHAKE, "the server's answer is %s: \"%.*s\"", what,
-                     (int)(show > 60 ? 60 : show), data);
+            size_t show = 0, len = buf_size(&p->in); /* the buffer has no NUL */
+            while (show < len && show < 60 && data[show] != '\r' && data[show] != '\n')
+                show++;
+            end_peer(p, END_HANDSHAKE, "the server's answer is %s: \"%.*s\"", what, (int)show,
+                     data);
             utf8_sanitize(p->res.message);
             p->phase = PHASE_DONE;
         }
@@ -614,8 +616,12 @@ static void check_timer(struct peer *p, long now)
     p->deadline = 0;
     switch (p->phase) {
     case PHASE_HANDSHAKE:
-        end_peer(p, END_HANDSHAKE, "no handshake %s within %g s",
-                 p->is_server ? "request" : "answer", p->loop->opt->handshake_timeout);
+        if (!p->stream->is_secured)
+            end_peer(p, END_TLS, "TLS: no TLS handshake within %g s",
+                     p->loop->opt->handshake_timeout);
+        else
+            end_peer(p, END_HANDSHAKE, "no handshake %s within %g s",
+                     p->is_server ? "request" : "answer", p->loop->opt->handshake_timeout);
         p->phase = PHASE_DONE;
         break;
     case PHASE_OPEN:

@@ -63,6 +63,7 @@ struct stream *stream_new_plain(int fd)
         return NULL;
     s->ops = &plain_ops;
     s->fd = fd;
+    s->is_secured = true;
     return s;
 }
 

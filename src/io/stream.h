@@ -33,6 +33,7 @@ struct stream {
     bool read_wants_write; /* TLS: the last read needs the socket writable */
     bool write_wants_read; /* TLS: the last write needs the socket readable */
     bool is_tls_error;     /* the error was TLS's: handshake or certificate */
+    bool is_secured;       /* plain, or the TLS handshake has finished */
     char error[256];
     void *impl;
 };

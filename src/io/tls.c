@@ -160,6 +160,7 @@ static void describe_failure(struct stream *s, SSL *ssl, int code)
 static ssize_t finish(struct stream *s, SSL *ssl, int ok, size_t n, bool is_read)
 {
     s->read_wants_write = s->write_wants_read = false;
+    s->is_secured = SSL_is_init_finished(ssl);
     if (ok)
         return (ssize_t)n;
     int code = SSL_get_error(ssl, 0);

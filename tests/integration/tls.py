@@ -183,4 +183,18 @@ def tls_to_a_plain_server():
     says(r, "wss:// to a plain server", "TLS")
 
 
+@t.test
+def tls_handshake_times_out():
+    # A server that accepts the TCP connection and never says a word.
+    import socket
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        r = t.run(["--handshake-timeout", "0.5", f"wss://127.0.0.1:{port}/"],
+                  keep_stdin_open=True)
+    t.exits(r, 3, "a TLS handshake that never ends: exit 3")
+    says(r, "a TLS handshake that never ends", "no TLS handshake within 0.5 s")
+
+
 t.main()
