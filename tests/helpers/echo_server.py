@@ -32,7 +32,7 @@ try:
     from websockets.exceptions import ConnectionClosed
     from websockets.frames import OP_CLOSE, OP_PING, OP_PONG, Close
     from websockets.legacy.protocol import State
-    from websockets.legacy.server import WebSocketServerProtocol, serve
+    from websockets.legacy.server import WebSocketServerProtocol, serve, unix_serve
 except ImportError as exc:  # pragma: no cover
     sys.exit(f"echo_server.py: needs python3-websockets 10.x (legacy API): {exc}")
 
@@ -163,6 +163,7 @@ def parse_args(argv):
     p.add_argument("--close-after", nargs=3, metavar=("N", "CODE", "REASON"))
     p.add_argument("--send-after-close", type=int, default=0, metavar="K")
     p.add_argument("--subprotocols", default="", help="comma-separated list")
+    p.add_argument("--unix", metavar="PATH", help="listen on a Unix socket (prints PORT 0)")
     p.add_argument("--no-hold", action="store_true",
                    help="answer a close at once, as plain websockets does (shows the trap)")
     opts = p.parse_args(argv)
@@ -177,6 +178,12 @@ def parse_args(argv):
 
 
 async def main():
+    if OPTS.unix:
+        await unix_serve(
+            handler, OPTS.unix, create_protocol=EchoProtocol, ping_interval=None,
+            compression=None if OPTS.no_compression else "deflate")
+        print("PORT 0", flush=True)
+        await asyncio.Future()
     server = await serve(
         handler, "127.0.0.1", OPTS.port,
         create_protocol=EchoProtocol,

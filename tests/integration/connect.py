@@ -718,4 +718,28 @@ def connection_refused_names_address():
     says(r, "connection refused", f"cannot connect to 127.0.0.1:{port}", "refused")
 
 
+@t.test
+def unix_socket():
+    path = os.path.join(t.tmpdir(), "ws.sock")
+    srv = t.server("echo_server.py", "--unix", path)
+    r = t.run([f"ws+unix://{path}:/chat?x=1"], input=b"over a unix socket\n")
+    t.exits(r, 0, "ws+unix://: exit 0")
+    t.is_(r.out, b"over a unix socket\n", "ws+unix://: the echo comes back")
+    conn = srv.wait_event(lambda e: e.get("event") == "connect")
+    t.ok(conn and conn.get("path") == "/chat?x=1", "ws+unix://: the resource after the path",
+         f"connect event: {conn}")
+
+
+@t.test
+def host_header_override():
+    srv = raw("--text", "hi", "--close", "1000")
+    r = t.run(["-H", "Host: example.test:8443", srv.url], keep_stdin_open=True)
+    t.exits(r, 0, "-H Host: exit 0")
+    heads = requests(srv)
+    host = heads[0][1].get("host") if heads else None
+    t.is_(host, "example.test:8443", "-H 'Host: ...' replaces the default Host header")
+    t.is_(sum(1 for k in (heads[0][1] if heads else {}) if k == "host"), 1,
+          "-H Host: only one Host header")
+
+
 t.main()
