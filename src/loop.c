@@ -313,22 +313,8 @@ static void peer_free(struct peer *p)
 
 static void verbose_head(const struct loop *l, char dir, const char *head, size_t len)
 {
-    if (!l->opt->verbose || l->opt->is_quiet)
-        return;
-    const char *p = head, *end = head + len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (n && p[n - 1] == '\r')
-            n--;
-        if (n == 0)
-            break;
-        if (n > 14 && !strncasecmp(p, "Authorization:", 14))
-            fprintf(stderr, "%c Authorization: (hidden)\n", dir);
-        else
-            fprintf(stderr, "%c %.*s\n", dir, (int)n, p);
-        p = nl ? nl + 1 : end;
-    }
+    if (l->opt->verbose && !l->opt->is_quiet)
+        output_head(dir, head, len);
 }
 
 static void feed_engine(struct peer *p, uint8_t *data, size_t len)

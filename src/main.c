@@ -116,22 +116,8 @@ static long now_ms(void)
 /* -v: a head that went to or came from the proxy, credentials hidden. */
 static void show_head(const struct options *opt, char dir, const struct buf *b)
 {
-    if (!opt->verbose || opt->is_quiet)
-        return;
-    const char *p = (const char *)buf_head(b), *end = p + buf_size(b);
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (n && p[n - 1] == '\r')
-            n--;
-        if (n == 0)
-            break;
-        if (n > 20 && !strncasecmp(p, "Proxy-Authorization:", 20))
-            fprintf(stderr, "%c Proxy-Authorization: (hidden)\n", dir);
-        else
-            fprintf(stderr, "%c %.*s\n", dir, (int)n, p);
-        p = nl ? nl + 1 : end;
-    }
+    if (opt->verbose && !opt->is_quiet)
+        output_head(dir, (const char *)buf_head(b), buf_size(b));
 }
 
 /* TCP to the proxy, then CONNECT to u's host and port, all within

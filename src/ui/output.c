@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define FLUSH_AT (256 * 1024)
@@ -279,4 +280,36 @@ void error_line(const char *fmt, ...)
     fputc('\n', stderr);
     console_show();
     va_end(ap);
+}
+
+/* Credentials never reach the screen: their values are replaced. */
+static bool is_secret_header(const char *p, size_t n)
+{
+    static const char *const names[] = {"Authorization:", "Proxy-Authorization:"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t k = strlen(names[i]);
+        if (n >= k && !strncasecmp(p, names[i], k))
+            return true;
+    }
+    return false;
+}
+
+void output_head(char dir, const char *head, size_t len)
+{
+    const char *p = head, *end = head + len;
+    console_hide();
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (n && p[n - 1] == '\r')
+            n--;
+        if (n == 0)
+            break;
+        if (is_secret_header(p, n))
+            fprintf(stderr, "%c %.*s (hidden)\n", dir, (int)(strchr(p, ':') - p + 1), p);
+        else
+            fprintf(stderr, "%c %.*s\n", dir, (int)n, p);
+        p = nl ? nl + 1 : end;
+    }
+    console_show();
 }

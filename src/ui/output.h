@@ -56,6 +56,10 @@ int output_flush(struct output *o);
 /* True when enough is buffered that a flush is due before reading more. */
 bool output_wants_flush(const struct output *o);
 
+/* -v: an HTTP head on stderr, each line after dir ('>' sent, '<' received),
+ * with the values of Authorization and Proxy-Authorization hidden. */
+void output_head(char dir, const char *head, size_t len);
+
 /* "wsc: ..." notes on stderr, silenced by -q; errors always shown. */
 void note(const struct output *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void error_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
