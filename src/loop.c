@@ -856,8 +856,20 @@ static void handle_signals(struct loop *l)
             }
             return;
         }
+        /* Before the 101 there is no closing handshake to wait for: hang up. */
+        size_t hung_up = 0;
+        for (size_t i = 0; i < l->num_peers; i++) {
+            struct peer *p = l->peers[i];
+            if (p->phase != PHASE_HANDSHAKE)
+                continue;
+            end_peer(p, END_INTERRUPTED, "interrupted during the opening handshake");
+            p->phase = PHASE_DONE;
+            hung_up++;
+        }
         if (!l->opt->is_quiet)
-            note(l->out, "closing (interrupt again to quit at once)");
+            note(l->out, "%s", !l->opt->is_listen && hung_up == l->num_peers
+                                   ? "interrupted during the opening handshake"
+                                   : "closing (interrupt again to quit at once)");
         close_all(l, l->opt->is_listen ? WS_CLOSE_GOING_AWAY : WS_CLOSE_NORMAL);
     }
 }
