@@ -605,7 +605,7 @@ def node_missing():
     if not shutil.which("node"):
         return "node is not installed"
     if not os.path.isdir(os.path.join(NODE_MODULES, "ws")):
-        return f"{NODE_MODULES} has no ws (./bootstrap runs npm install)"
+        return f"{NODE_MODULES} has no ws (./bootstrap runs npm ci there)"
     return None
 
 
