@@ -160,6 +160,7 @@ def no_reply_to_our_close():
         close = client_close(srv)
         t.ok(close is not None and close.get("code") == 1000, f"{what}: wsc sent a close 1000",
              str(close))
+        srv.stop()
 
 
 # ---- the opening handshake ---------------------------------------------------------------
@@ -175,6 +176,7 @@ def stalled_handshake():
         t.is_(r.out, b"", f"{what}: nothing on stdout")
         t.ok(float(timeout) - 0.2 <= r.elapsed < float(timeout) + 1.5,
              f"{what}: wsc gives up after {timeout} s", str(r))
+        srv.stop()
 
 
 @t.test
@@ -199,6 +201,7 @@ def sigint_during_handshake():
              f"ended {ended:.2f} s after the signal\n{r}")
         t.ok(mentions(r, "interrupt"), f"{what}: stderr says it was interrupted", str(r))
         t.is_(r.out, b"", f"{what}: nothing on stdout")
+        srv.stop()
 
 
 @t.test
@@ -271,6 +274,7 @@ def garbage_after_101():
             close = client_close(srv)
             t.ok(close is not None and close.get("code") == 1002, f"{what}: wsc closes with 1002",
                  str(close))
+            srv.stop()
 
 
 @t.test

@@ -114,6 +114,7 @@ def hostile_error_paths():
         clean(r, code, what)
         t.ok(r.out == out, f"{what}: stdout holds the messages before the fault",
              f"{len(r.out)} bytes out, {len(out)} expected")
+        srv.stop()
 
 
 if __name__ == "__main__":
