@@ -354,9 +354,11 @@ static int handle_control(struct ws_conn *c)
     }
 }
 
-/* Checks a complete header against RFC 6455 5.2-5.5 in the light of what came
- * before; opens a message for a first data frame. */
-static int check_header(struct ws_conn *c)
+/* The header is checked byte by byte as it arrives, so that a bad frame is
+ * refused at its first byte (fail fast), not once 14 bytes have come. */
+
+/* Byte 0: FIN, RSV and opcode, against RFC 6455 5.2-5.5 and what came before. */
+static int check_first_byte(struct ws_conn *c)
 {
     const struct ws_frame_header *h = &c->frame;
     unsigned op = h->opcode;
@@ -366,43 +368,60 @@ static int check_header(struct ws_conn *c)
         return ws_fail(c, WS_CLOSE_PROTOCOL_ERROR, "RFC 6455 5.2: reserved control opcode 0x%x", op);
     if (h->rsv & 0x3)
         return ws_fail(c, WS_CLOSE_PROTOCOL_ERROR,
-                    "RFC 6455 5.2: reserved bit %s set without a negotiated extension",
-                    (h->rsv & 0x2) ? "RSV2" : "RSV3");
+                       "RFC 6455 5.2: reserved bit %s set without a negotiated extension",
+                       (h->rsv & 0x2) ? "RSV2" : "RSV3");
     if ((h->rsv & 0x4) && !c->inflater)
         return ws_fail(c, WS_CLOSE_PROTOCOL_ERROR,
-                    "RFC 6455 5.2: reserved bit RSV1 set without a negotiated extension");
+                       "RFC 6455 5.2: reserved bit RSV1 set without a negotiated extension");
     if ((h->rsv & 0x4) && (op == WS_OP_CONT || is_control(op)))
+        return ws_fail(c, WS_CLOSE_PROTOCOL_ERROR, "RFC 7692 6: RSV1 set on a %s frame",
+                       ws_opcode_name(op));
+    if (is_control(op))
+        return h->is_final ? 0
+                           : ws_fail(c, WS_CLOSE_PROTOCOL_ERROR,
+                                     "RFC 6455 5.5: fragmented %s frame", ws_opcode_name(op));
+    if (op == WS_OP_CONT && !c->in_message)
         return ws_fail(c, WS_CLOSE_PROTOCOL_ERROR,
-                    "RFC 7692 6: RSV1 set on a %s frame", ws_opcode_name(op));
+                       "RFC 6455 5.4: continuation frame with no message started");
+    if (op != WS_OP_CONT && c->in_message)
+        return ws_fail(c, WS_CLOSE_PROTOCOL_ERROR,
+                       "RFC 6455 5.4: new %s frame inside a fragmented message",
+                       ws_opcode_name(op));
+    return 0;
+}
+
+/* Byte 1: the mask bit for our role, and a control frame's 7-bit length. */
+static int check_second_byte(struct ws_conn *c, unsigned len7)
+{
+    const struct ws_frame_header *h = &c->frame;
     if (c->cfg.role == WS_ROLE_CLIENT && h->has_mask)
         return ws_fail(c, WS_CLOSE_PROTOCOL_ERROR, "RFC 6455 5.1: the server sent a masked frame");
     if (c->cfg.role == WS_ROLE_SERVER && !h->has_mask)
-        return ws_fail(c, WS_CLOSE_PROTOCOL_ERROR, "RFC 6455 5.1: the client sent an unmasked frame");
-    if (is_control(op)) {
-        if (!h->is_final)
-            return ws_fail(c, WS_CLOSE_PROTOCOL_ERROR,
-                        "RFC 6455 5.5: fragmented %s frame", ws_opcode_name(op));
-        if (h->len > WS_MAX_CONTROL)
-            return ws_fail(c, WS_CLOSE_PROTOCOL_ERROR,
-                        "RFC 6455 5.5: %s frame payload of %llu bytes (more than 125)",
-                        ws_opcode_name(op), (unsigned long long)h->len);
+        return ws_fail(c, WS_CLOSE_PROTOCOL_ERROR,
+                       "RFC 6455 5.1: the client sent an unmasked frame");
+    if (is_control(h->opcode) && len7 > WS_MAX_CONTROL)
+        return ws_fail(c, WS_CLOSE_PROTOCOL_ERROR,
+                       "RFC 6455 5.5: %s frame payload longer than 125 bytes",
+                       ws_opcode_name(h->opcode));
+    return 0;
+}
+
+/* The whole header: the message size limit, and a first frame opens a message. */
+static int start_frame(struct ws_conn *c)
+{
+    const struct ws_frame_header *h = &c->frame;
+    unsigned op = h->opcode;
+    if (is_control(op))
         return 0;
-    }
-    if (op == WS_OP_CONT && !c->in_message)
-        return ws_fail(c, WS_CLOSE_PROTOCOL_ERROR,
-                    "RFC 6455 5.4: continuation frame with no message started");
-    if (op != WS_OP_CONT && c->in_message)
-        return ws_fail(c, WS_CLOSE_PROTOCOL_ERROR,
-                    "RFC 6455 5.4: new %s frame inside a fragmented message",
-                    ws_opcode_name(op));
     uint64_t max = c->cfg.max_message;
     bool is_compressed = op == WS_OP_CONT ? c->is_compressed : (h->rsv & 0x4) != 0;
     /* A first frame starts from 0: message_len still counts the last message. */
     uint64_t so_far = op == WS_OP_CONT ? c->message_len : 0;
     /* Uncompressed sizes are known from the header: refuse before the data. */
     if (max && !is_compressed && (h->len > max || so_far > max - h->len))
-        return ws_fail(c, WS_CLOSE_TOO_BIG, "message exceeds the limit of %llu bytes (--max-message)",
-                    (unsigned long long)max);
+        return ws_fail(c, WS_CLOSE_TOO_BIG,
+                       "message exceeds the limit of %llu bytes (--max-message)",
+                       (unsigned long long)max);
     if (op != WS_OP_CONT) {
         c->in_message = true;
         c->is_text = op == WS_OP_TEXT;
@@ -417,47 +436,41 @@ static int check_header(struct ws_conn *c)
     return 0;
 }
 
-/* Parses the header from c->hdr once enough bytes are there.
- * Returns 1 when complete, 0 when more bytes are needed, -1 on error. */
+/* Takes the header from c->hdr as its bytes arrive. Returns 1 when it is
+ * complete, 0 when more bytes are needed, -1 on error. */
 static int parse_header(struct ws_conn *c)
 {
-    if (c->hdr_len < 2)
-        return 0;
-    size_t need = 2;
-    unsigned len7 = c->hdr[1] & 0x7F;
-    if (len7 == 126)
-        need += 2;
-    else if (len7 == 127)
-        need += 8;
-    if (c->hdr[1] & 0x80)
-        need += 4;
-    if (c->hdr_len < need)
-        return 0;
     struct ws_frame_header *h = &c->frame;
-    h->is_final = (c->hdr[0] & 0x80) != 0;
-    h->rsv = (c->hdr[0] >> 4) & 7;
-    h->opcode = c->hdr[0] & 0xF;
-    h->has_mask = (c->hdr[1] & 0x80) != 0;
-    size_t n = 2;
+    if (c->hdr_len == 1) {
+        h->is_final = (c->hdr[0] & 0x80) != 0;
+        h->rsv = (c->hdr[0] >> 4) & 7;
+        h->opcode = c->hdr[0] & 0xF;
+        return check_first_byte(c) != 0 ? -1 : 0;
+    }
+    unsigned len7 = c->hdr[1] & 0x7F;
+    if (c->hdr_len == 2) {
+        h->has_mask = (c->hdr[1] & 0x80) != 0;
+        if (check_second_byte(c, len7) != 0)
+            return -1;
+    }
+    size_t n = len7 == 126 ? 4 : len7 == 127 ? 10 : 2; /* where the mask key starts */
+    if (c->hdr_len < n + (h->has_mask ? 4 : 0))
+        return 0;
     if (len7 == 126) {
         h->len = (uint64_t)c->hdr[2] << 8 | c->hdr[3];
-        n = 4;
     } else if (len7 == 127) {
         h->len = 0;
         for (size_t i = 0; i < 8; i++)
             h->len = h->len << 8 | c->hdr[2 + i];
-        n = 10;
         if (h->len >> 63)
             return ws_fail(c, WS_CLOSE_PROTOCOL_ERROR,
-                        "RFC 6455 5.2: 64-bit payload length with the most significant bit set");
+                           "RFC 6455 5.2: 64-bit payload length with the most significant bit set");
     } else {
         h->len = len7;
     }
     if (h->has_mask)
         memcpy(h->mask, c->hdr + n, 4);
-    if (check_header(c) != 0)
-        return -1;
-    return 1;
+    return start_frame(c) != 0 ? -1 : 1;
 }
 
 static int finish_frame(struct ws_conn *c)
