@@ -1538,8 +1538,39 @@ static void test_names(void)
            "ws_close_code_name describes codes");
 }
 
+/* Fail fast: a header is judged byte by byte, before the rest of it comes. */
+static void test_header_fails_at_first_bad_byte(void)
+{
+    static const struct {
+        enum ws_role role;
+        const char *bytes;
+        size_t len;
+        unsigned code;
+        const char *rule;
+    } cases[] = {
+        {WS_ROLE_CLIENT, "\x83", 1, 1002, "RFC 6455 5.2: reserved opcode, at byte 0"},
+        {WS_ROLE_CLIENT, "\xf1", 1, 1002, "RFC 6455 5.2: RSV bits, at byte 0"},
+        {WS_ROLE_CLIENT, "\x09", 1, 1002, "RFC 6455 5.5: fragmented ping, at byte 0"},
+        {WS_ROLE_CLIENT, "\x80", 1, 1002, "RFC 6455 5.4: continuation, no message, at byte 0"},
+        {WS_ROLE_CLIENT, "\x81\x85", 2, 1002, "RFC 6455 5.1: masked server frame, at byte 1"},
+        {WS_ROLE_SERVER, "\x81\x05", 2, 1002, "RFC 6455 5.1: unmasked client frame, at byte 1"},
+        {WS_ROLE_CLIENT, "\x89\x7e", 2, 1002, "RFC 6455 5.5: ping over 125 bytes, at byte 1"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct ws_conn c;
+        struct rec r;
+        new_conn(&c, &r, cases[i].role, 0);
+        int rc = feed_str(&c, cases[i].bytes, cases[i].len);
+        tap_ok(rc == -1 && c.state == WS_STATE_FAILED && c.error.code == cases[i].code,
+               "%s (%s)", cases[i].rule, c.error.reason);
+        rec_free(&r);
+        ws_free(&c);
+    }
+}
+
 int main(void)
 {
+    test_header_fails_at_first_bad_byte();
     for (size_t i = 0; i < sizeof(vecs) / sizeof(vecs[0]); i++)
         check_vec(&vecs[i]);
     test_reserved_opcodes();
