@@ -807,6 +807,8 @@ static void on_console_line(void *ctx, const char *line)
         input_finished(l); /* Ctrl-D closes like the end of a pipe */
         return;
     }
+    if (l->close_requested || l->input_done || !*line)
+        return; /* lines pasted after /quit, and empty lines, send nothing */
     struct command *c = &l->cmd;
     command_parse(line, strlen(line), c);
     char err[sizeof(c->path) + 100];
@@ -828,6 +830,7 @@ static void on_console_line(void *ctx, const char *line)
     case CMD_FRAGMENT: for_open_peers(l, 0, act_fragment); break;
     case CMD_BINARY: for_open_peers(l, 0, act_binary); break;
     case CMD_BINARY_FILE:
+        buf_free(&c->data);
         buf_init(&c->data, l->opt->max_message);
         if (read_file(c->path, &c->data, err, sizeof(err)) != 0)
             note(l->out, "not sent: %s", err);
@@ -837,10 +840,15 @@ static void on_console_line(void *ctx, const char *line)
     case CMD_RAW: for_open_peers(l, 0, act_raw); break;
     case CMD_HELP:
         console_hide();
+        output_flush(l->out);
         fputs(command_help(), stdout);
+        fflush(stdout);
         console_show();
         break;
-    case CMD_QUIT: close_all(l, WS_CLOSE_NORMAL); break;
+    case CMD_QUIT:
+        console_finish(); /* no prompt while the closing handshake runs */
+        close_all(l, WS_CLOSE_NORMAL);
+        break;
     case CMD_ERROR: note(l->out, "%s", c->error); break;
     }
 }

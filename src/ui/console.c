@@ -1,42 +1,53 @@
 #include "console.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <histedit.h>
+#include <langinfo.h>
+#include <limits.h>
+#include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <wchar.h>
+#include <wctype.h>
 
-#include <editline/readline.h>
-
+#include "buf.h"
 #include "commands.h"
 
-#define HISTORY_LINES 1000
+#define HISTORY_ENTRIES 1000
+#define HISTORY_MAX_LINE 4096      /* longer lines (pastes) are not kept in the history */
+#define IN_SIZE 65536              /* stdin bytes read at once */
+#define PLAIN_MAX_LINE (16u << 20) /* -i in a pipe: a longer line is delivered in pieces */
 
+/* libedit draws on one terminal and keeps one tty state: one console per process. */
 static struct {
     bool is_active;
-    int hidden;              /* nesting depth of console_hide() */
-    bool is_fresh_line;      /* a line was accepted; no key typed since */
-    const char *prompt;
+    bool is_tty;      /* libedit edits; otherwise plain lines (-i in a pipe) */
+    bool is_drawn;    /* the prompt and the line are on the screen */
+    bool is_finished; /* input is over: the prompt is not drawn again */
+    bool is_eof;      /* stdin ended or failed */
+    int hidden;       /* nesting depth of console_hide() */
+    EditLine *el;     /* owned */
+    History *hist;    /* owned */
+    FILE *out;        /* the terminal libedit draws on */
+    char prompt[64];
+    size_t prompt_width;
     char history_path[4096];
     console_line_fn on_line;
     void *ctx;
+    unsigned char in[IN_SIZE]; /* read from stdin, not yet taken by libedit */
+    size_t in_pos, in_len;
+    struct buf line; /* the line being delivered; owned */
 } con;
 
-/* $XDG_STATE_HOME/wsc/history, else ~/.local/state/wsc/history. */
-static void history_path(char *out, size_t outlen)
+/* ---- history ---- */
+
+static void mkdir_p(char *dir)
 {
-    const char *state = getenv("XDG_STATE_HOME");
-    const char *home = getenv("HOME");
-    char dir[4000];
-    out[0] = 0;
-    if (state && *state)
-        snprintf(dir, sizeof(dir), "%s/wsc", state);
-    else if (home && *home)
-        snprintf(dir, sizeof(dir), "%s/.local/state/wsc", home);
-    else
-        return;
-    /* mkdir -p, quietly: without a history file wsc still works */
     for (char *p = dir + 1; *p; p++) {
         if (*p == '/') {
             *p = 0;
@@ -45,93 +56,110 @@ static void history_path(char *out, size_t outlen)
         }
     }
     mkdir(dir, 0700);
+}
+
+void console_history_path(char *out, size_t outlen)
+{
+    const char *state = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    char dir[4000];
+    out[0] = 0;
+    /* The XDG spec ignores relative paths. */
+    if (state && state[0] == '/')
+        snprintf(dir, sizeof(dir), "%s/wsc", state);
+    else if (home && *home)
+        snprintf(dir, sizeof(dir), "%s/.local/state/wsc", home);
+    else
+        return;
+    /* Quietly: without a history file wsc still works. */
+    mkdir_p(dir);
     snprintf(out, outlen, "%s/history", dir);
 }
 
-static char *complete_command(const char *text, int state)
+static void history_save(void)
 {
-    static size_t next;
-    static size_t len;
-    if (state == 0) {
-        next = 0;
-        len = strlen(text);
-    }
-    while (command_names[next]) {
-        const char *name = command_names[next++];
-        if (!strncmp(name, text, len))
-            return strdup(name);
-    }
-    return NULL;
-}
-
-static char **complete(const char *text, int start, int end)
-{
-    rl_attempted_completion_over = 1; /* never fall back to file names */
-    if (start != 0 || text[0] != '/')
-        return NULL;
-    return rl_completion_matches(text, complete_command);
-}
-
-static void line_typed(char *line)
-{
-    /* libedit keeps the accepted line and redraws it after this handler:
-     * empty it, so that the fresh prompt is bare. */
-    if (line)
-        rl_delete_text(0, (int)strlen(line));
-    con.is_fresh_line = true;
-    if (line && *line) {
-        add_history(line);
-        if (*con.history_path)
-            write_history(con.history_path);
-    }
-    con.on_line(con.ctx, line);
-    free(line);
-}
-
-int console_start(const char *prompt, console_line_fn on_line, void *ctx)
-{
-    con.prompt = prompt;
-    con.on_line = on_line;
-    con.ctx = ctx;
-    rl_catch_signals = 0; /* SIGINT is ours: it starts the closing handshake */
-    rl_attempted_completion_function = complete;
-    stifle_history(HISTORY_LINES);
-    history_path(con.history_path, sizeof(con.history_path));
-    if (*con.history_path)
-        read_history(con.history_path);
-    rl_callback_handler_install(prompt, line_typed);
-    con.is_active = true;
-    return 0;
-}
-
-void console_read(void)
-{
-    con.is_fresh_line = false;
-    rl_callback_read_char();
-}
-
-void console_stop(void)
-{
-    if (!con.is_active)
+    if (!con.hist || !*con.history_path)
         return;
-    rl_callback_handler_remove();
-    if (*con.history_path)
-        write_history(con.history_path);
-    con.is_active = false;
+    /* What was typed may hold tokens: the file is the user's alone. */
+    int fd = open(con.history_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    close(fd);
+    HistEvent ev;
+    history(con.hist, &ev, H_SAVE, con.history_path);
 }
 
-bool console_is_active(void)
+static void history_add(const char *line, size_t len)
 {
-    return con.is_active;
+    if (!con.hist || len == 0 || len > HISTORY_MAX_LINE)
+        return;
+    HistEvent ev;
+    history(con.hist, &ev, H_ENTER, line);
+    history_save();
+}
+
+/* ---- drawing ---- */
+
+/* Columns libedit uses to draw c at column col (see its refresh.c). */
+static size_t char_width(wchar_t c, size_t col, size_t cols)
+{
+    if (c == L'\t')
+        return 8 - (col % cols) % 8;
+    if (c < 0x20 || c == 0x7f)
+        return 2; /* ^X */
+    if (!iswprint((wint_t)c))
+        return c > 0xffff ? 8 : 7; /* \U+XXXXX */
+    int w = wcwidth(c);
+    return w < 0 ? 1 : (size_t)w;
+}
+
+static size_t terminal_columns(void)
+{
+    int cols = 0;
+    if (el_get(con.el, EL_GETTC, "co", &cols) != 0 || cols <= 0)
+        cols = 80;
+    return (size_t)cols;
+}
+
+/* Rows between the first row of the prompt and the cursor. */
+static size_t cursor_row(size_t cols)
+{
+    const LineInfoW *li = el_wline(con.el);
+    size_t col = con.prompt_width;
+    for (const wchar_t *p = li->buffer; p < li->cursor; p++)
+        col += char_width(*p, col, cols);
+    return col / cols;
+}
+
+static void erase(size_t cols)
+{
+    if (!con.is_drawn)
+        return;
+    size_t up = cursor_row(cols);
+    if (up)
+        fprintf(con.out, "\r\033[%zuA\033[J", up);
+    else
+        fputs("\r\033[J", con.out);
+    fflush(con.out);
+    con.is_drawn = false;
+}
+
+static void draw(void)
+{
+    if (con.is_drawn || con.is_finished || !con.is_tty || con.hidden)
+        return;
+    /* libedit forgets what it drew and draws prompt, line and cursor anew
+     * from the start of the current row, where erase() left the cursor. */
+    el_set(con.el, EL_REFRESH);
+    con.is_drawn = true;
 }
 
 void console_hide(void)
 {
     if (!con.is_active || con.hidden++)
         return;
-    /* Erase the prompt line; console_show() has libedit draw it again. */
-    fputs("\r\033[K", stdout);
-    fflush(stdout);
+    if (con.is_tty)
+        erase(terminal_columns());
 }
 
 void console_show(void)
@@ -140,10 +168,421 @@ void console_show(void)
         return;
     fflush(stdout);
     fflush(stderr);
-    if (con.is_fresh_line) {
-        fputs(con.prompt, stdout);
-        fflush(stdout);
-    } else {
-        rl_forced_update_display();
+    draw();
+}
+
+/* The terminal may have been resized since the last look: the size is
+ * checked before each use, and at once after SIGWINCH (console_tick). */
+static void check_size(void)
+{
+    size_t before = terminal_columns();
+    el_resize(con.el);
+    size_t cols = terminal_columns();
+    if (cols == before || !con.is_drawn)
+        return;
+    /* Terminals today re-wrap their lines to the new width: the cursor row
+     * is counted at that width. */
+    size_t up = cursor_row(cols);
+    if (up)
+        fprintf(con.out, "\r\033[%zuA\033[J", up);
+    else
+        fputs("\r\033[J", con.out);
+    con.is_drawn = false;
+    draw();
+}
+
+/* ---- libedit callbacks ---- */
+
+static char *prompt_fn(EditLine *el)
+{
+    return con.prompt;
+}
+
+/* Refills the input buffer; blocks only when libedit is in the middle of
+ * a key sequence and nothing is buffered. */
+static int fill(void)
+{
+    if (con.in_pos) {
+        memmove(con.in, con.in + con.in_pos, con.in_len - con.in_pos);
+        con.in_len -= con.in_pos;
+        con.in_pos = 0;
     }
+    ssize_t n = read(STDIN_FILENO, con.in + con.in_len, IN_SIZE - con.in_len);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+        return -1; /* a signal: back to the loop, which handles it */
+    if (n <= 0) {
+        con.is_eof = true;
+        return -1;
+    }
+    con.in_len += (size_t)n;
+    return 0;
+}
+
+/* libedit reads its keys from our buffer: one read() per turn rather than
+ * per byte, and no byte hidden from poll(). */
+static int getc_fn(EditLine *el, wchar_t *wc)
+{
+    for (;;) {
+        size_t avail = con.in_len - con.in_pos;
+        if (avail) {
+            mbstate_t st;
+            memset(&st, 0, sizeof(st));
+            size_t r = mbrtowc(wc, (const char *)con.in + con.in_pos, avail, &st);
+            if (r == (size_t)-1) {
+                con.in_pos++; /* not UTF-8: dropped, as libedit itself does */
+                continue;
+            }
+            if (r != (size_t)-2) {
+                con.in_pos += r ? r : 1;
+                return 1;
+            }
+        }
+        if (con.is_eof || fill() != 0)
+            return con.is_eof ? 0 : -1;
+    }
+}
+
+static size_t common_prefix(const char *a, const char *b)
+{
+    size_t n = 0;
+    while (a[n] && a[n] == b[n])
+        n++;
+    return n;
+}
+
+/* Tab: complete the slash command typed as the line's first word. One
+ * candidate: completed, with a space; several: their common part, or the
+ * list of them when there is nothing more in common. */
+static unsigned char complete_fn(EditLine *el, int ch)
+{
+    const LineInfo *li = el_line(el);
+    size_t len = (size_t)(li->cursor - li->buffer);
+    if (len == 0 || li->buffer[0] != '/' || memchr(li->buffer, ' ', len))
+        return CC_ERROR;
+    const char *first = NULL;
+    size_t matches = 0, common = 0;
+    for (size_t i = 0; command_names[i]; i++) {
+        const char *name = command_names[i];
+        if (strncmp(name, li->buffer, len) != 0)
+            continue;
+        if (!first) {
+            first = name;
+            common = strlen(name);
+        } else if (common_prefix(first, name) < common) {
+            common = common_prefix(first, name);
+        }
+        matches++;
+    }
+    if (matches == 0)
+        return CC_ERROR;
+    if (common > len || matches == 1) {
+        char add[64];
+        snprintf(add, sizeof(add), "%.*s%s", (int)(common - len), first + len,
+                 matches == 1 ? " " : "");
+        el_insertstr(el, add);
+        return CC_REFRESH;
+    }
+    console_hide();
+    for (size_t i = 0; command_names[i]; i++)
+        if (!strncmp(command_names[i], li->buffer, len))
+            fprintf(con.out, "%s  ", command_names[i]);
+    fputs("\n", con.out);
+    console_show();
+    return CC_NORM;
+}
+
+/* ---- lines ---- */
+
+/* Hands con.line (NUL-terminated, len bytes) to the loop. */
+static void deliver(size_t len)
+{
+    char *line = (char *)buf_head(&con.line);
+    line[len] = 0;
+    con.on_line(con.ctx, line);
+    buf_clear(&con.line);
+}
+
+/* Appends the wide characters as UTF-8 (the locale's multibyte form). */
+static int append_wide(struct buf *b, const wchar_t *w, size_t n)
+{
+    mbstate_t st;
+    memset(&st, 0, sizeof(st));
+    for (size_t i = 0; i < n; i++) {
+        char mb[MB_LEN_MAX];
+        size_t k = wcrtomb(mb, w[i], &st);
+        if (k != (size_t)-1 && buf_append(b, mb, k) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A line was accepted: libedit has moved below it (it stays on the screen,
+ * as in a shell). Its unbuffered mode keeps the line in the buffer, so the
+ * editor is reset (buffer, history position, modes) before the next key. */
+static void accept_line(const wchar_t *w, size_t n)
+{
+    buf_clear(&con.line);
+    bool is_copied = append_wide(&con.line, w, n) == 0 && buf_append(&con.line, "", 1) == 0;
+    size_t len = buf_size(&con.line) - 1;
+    el_reset(con.el);
+    el_set(con.el, EL_PREP_TERM, 1);
+    con.is_drawn = false;
+    if (is_copied) {
+        history_add((const char *)buf_head(&con.line), len);
+        deliver(len);
+    }
+    draw();
+}
+
+static void end_of_input(void)
+{
+    console_finish();
+    con.on_line(con.ctx, NULL);
+}
+
+static void read_keys(void)
+{
+    check_size();
+    if (fill() != 0) {
+        if (con.is_eof)
+            end_of_input();
+        return;
+    }
+    while (con.in_pos < con.in_len && !con.is_finished) {
+        /* The wide interface: el_gets() would convert the whole line to
+         * multibyte after every key, quadratic in a long paste. */
+        int n = 0;
+        const wchar_t *w = el_wgets(con.el, &n);
+        if (con.is_eof) {
+            end_of_input();
+            return;
+        }
+        if (!w || n <= 0)
+            continue;
+        if (w[n - 1] == L'\n')
+            accept_line(w, (size_t)n - 1);
+        else if (n == 1 && w[0] == 4) /* Ctrl-D on an empty line */
+            end_of_input();
+    }
+}
+
+/* -i with stdin not a terminal: plain lines, no editing, no prompt. */
+static void read_plain(void)
+{
+    if (fill() != 0) {
+        if (con.is_eof && !con.is_finished) {
+            size_t len = buf_size(&con.line);
+            if (len && buf_append(&con.line, "", 1) == 0)
+                deliver(len);
+            end_of_input();
+        }
+        return;
+    }
+    while (con.in_pos < con.in_len && !con.is_finished) {
+        const unsigned char *p = con.in + con.in_pos;
+        size_t avail = con.in_len - con.in_pos;
+        const unsigned char *nl = memchr(p, '\n', avail);
+        size_t take = nl ? (size_t)(nl - p) : avail;
+        bool is_whole = nl != NULL;
+        if (buf_size(&con.line) + take >= PLAIN_MAX_LINE) {
+            take = PLAIN_MAX_LINE - buf_size(&con.line);
+            is_whole = false;
+        }
+        if (buf_append(&con.line, p, take) != 0)
+            return;
+        con.in_pos += take + (is_whole ? 1 : 0);
+        size_t len = buf_size(&con.line);
+        if (!is_whole && len < PLAIN_MAX_LINE)
+            break; /* the rest of the line is still to come */
+        if (is_whole && len && buf_head(&con.line)[len - 1] == '\r')
+            len--;
+        if (buf_append(&con.line, "", 1) != 0)
+            return;
+        deliver(len);
+    }
+}
+
+/* ---- suspend, resume, resize ---- */
+
+/* The terminal is the console's: after Ctrl-Z and fg the shell has put it
+ * back in its own modes, and a resize may have re-wrapped the line. The
+ * handlers only take note; console_tick() acts between two loop turns. */
+static volatile sig_atomic_t was_resumed, was_resized;
+static struct sigaction old_cont, old_winch;
+
+static void on_sigcont(int sig)
+{
+    was_resumed = 1;
+}
+
+static void on_sigwinch(int sig)
+{
+    was_resized = 1;
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa = {.sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_sigcont;
+    sigaction(SIGCONT, &sa, &old_cont);
+    sa.sa_handler = on_sigwinch;
+    sigaction(SIGWINCH, &sa, &old_winch);
+}
+
+static void release_signals(void)
+{
+    sigaction(SIGCONT, &old_cont, NULL);
+    sigaction(SIGWINCH, &old_winch, NULL);
+}
+
+void console_tick(void)
+{
+    if (!con.is_active || !con.el || con.hidden)
+        return;
+    if (was_resumed) {
+        was_resumed = 0;
+        /* libedit believes the terminal is still raw: make it set the modes
+         * anew, then draw the prompt and line below what the shell wrote. */
+        el_set(con.el, EL_PREP_TERM, 0);
+        el_set(con.el, EL_PREP_TERM, 1);
+        el_resize(con.el);
+        con.is_drawn = false;
+        draw();
+    }
+    if (was_resized) {
+        was_resized = 0;
+        check_size();
+    }
+}
+
+void console_read(void)
+{
+    if (!con.is_active || con.is_finished)
+        return;
+    if (con.is_tty)
+        read_keys();
+    else
+        read_plain();
+}
+
+/* ---- life cycle ---- */
+
+/* Keys are UTF-8 whatever the locale says, as WebSocket text is. */
+static void set_locale(void)
+{
+    if (setlocale(LC_CTYPE, "") && !strcmp(nl_langinfo(CODESET), "UTF-8"))
+        return;
+    setlocale(LC_CTYPE, "C.UTF-8");
+}
+
+static size_t text_width(const char *s)
+{
+    size_t w = 0;
+    wchar_t wc;
+    mbstate_t st;
+    memset(&st, 0, sizeof(st));
+    for (size_t n; *s && (n = mbrtowc(&wc, s, strlen(s), &st)) > 0 && n < (size_t)-2; s += n)
+        w += char_width(wc, w, 1000);
+    return w;
+}
+
+static int start_editor(void)
+{
+    con.out = isatty(STDOUT_FILENO) ? stdout : stderr;
+    con.el = el_init("wsc", stdin, con.out, stderr);
+    con.hist = history_init();
+    if (!con.el || !con.hist)
+        return -1;
+    HistEvent ev;
+    history(con.hist, &ev, H_SETSIZE, HISTORY_ENTRIES);
+    history(con.hist, &ev, H_SETUNIQUE, 1);
+    console_history_path(con.history_path, sizeof(con.history_path));
+    if (*con.history_path)
+        history(con.hist, &ev, H_LOAD, con.history_path);
+    el_set(con.el, EL_EDITOR, "emacs");
+    el_set(con.el, EL_SIGNAL, 0); /* signals are the loop's */
+    el_set(con.el, EL_PROMPT, prompt_fn);
+    el_set(con.el, EL_HIST, history, con.hist);
+    el_set(con.el, EL_GETCFN, getc_fn);
+    /* The wide form: the narrow one copies the two strings and leaks them. */
+    el_wset(con.el, EL_ADDFN, L"wsc-complete", L"complete a slash command", complete_fn);
+    el_set(con.el, EL_BIND, "^I", "wsc-complete", NULL);
+    /* Between lines libedit briefly puts the terminal in its "cooked"
+     * mode: keep echo and line buffering off there too, so that keys
+     * arriving at that moment are neither echoed twice nor held back. */
+    el_set(con.el, EL_SETTY, "-x", "-icanon", "-echo", NULL);
+    const char *home = getenv("HOME");
+    if (home && *home) {
+        char rc[4096];
+        snprintf(rc, sizeof(rc), "%s/.editrc", home);
+        if (access(rc, R_OK) == 0)
+            el_source(con.el, rc);
+    }
+    /* Raw mode and the first prompt. */
+    el_set(con.el, EL_UNBUFFERED, 1);
+    con.is_drawn = true;
+    return 0;
+}
+
+int console_start(const char *prompt, console_line_fn on_line, void *ctx)
+{
+    memset(&con, 0, sizeof(con));
+    snprintf(con.prompt, sizeof(con.prompt), "%s", prompt);
+    con.on_line = on_line;
+    con.ctx = ctx;
+    buf_init(&con.line, 0);
+    con.is_tty = isatty(STDIN_FILENO);
+    con.is_active = true;
+    if (!con.is_tty)
+        return 0;
+    set_locale();
+    con.prompt_width = text_width(con.prompt);
+    if (start_editor() != 0) {
+        /* No line editor (out of memory, an unusable terminal): plain lines. */
+        if (con.el)
+            el_end(con.el);
+        if (con.hist)
+            history_end(con.hist);
+        con.el = NULL;
+        con.hist = NULL;
+        con.is_tty = false;
+        con.is_drawn = false;
+        return 0;
+    }
+    catch_signals();
+    return 0;
+}
+
+void console_finish(void)
+{
+    if (!con.is_active || con.is_finished)
+        return;
+    if (con.is_tty && !con.hidden)
+        erase(terminal_columns());
+    con.is_finished = true;
+}
+
+void console_stop(void)
+{
+    if (!con.is_active)
+        return;
+    if (con.el) {
+        if (!con.hidden)
+            erase(terminal_columns());
+        el_end(con.el); /* gives the terminal its modes back */
+        release_signals();
+    }
+    history_save();
+    if (con.hist)
+        history_end(con.hist);
+    buf_free(&con.line);
+    con.el = NULL;
+    con.hist = NULL;
+    con.is_active = false;
+}
+
+bool console_is_active(void)
+{
+    return con.is_active;
 }
