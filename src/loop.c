@@ -239,6 +239,8 @@ static void ev_pong(void *ctx, const uint8_t *data, size_t len)
 static void ev_close(void *ctx, unsigned code, const uint8_t *reason, size_t len)
 {
     struct peer *p = ctx;
+    if (shows_messages(p->loop))
+        output_close(p->loop->out, code, reason, len);
     p->res.close_code = code;
     if (len > sizeof(p->res.close_reason) - 1)
         len = sizeof(p->res.close_reason) - 1;
