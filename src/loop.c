@@ -813,6 +813,16 @@ static void on_console_line(void *ctx, const char *line)
         return; /* lines pasted after /quit, and empty lines, send nothing */
     struct command *c = &l->cmd;
     command_parse(line, strlen(line), c);
+    unsigned only = 0; /* listen mode: the one client /to names */
+    if (c->kind == CMD_TO) {
+        /* "/to ID text" sends text, "/to ID /cmd ..." runs a command, for that client */
+        only = c->target;
+        command_parse(c->text, c->len, c);
+        if (c->kind == CMD_TO || c->kind == CMD_HELP || c->kind == CMD_QUIT) {
+            note(l->out, "/to takes a message or /ping, /pong, /close, /fragment, /binary, /raw");
+            return;
+        }
+    }
     char err[sizeof(c->path) + 100];
     switch (c->kind) {
     case CMD_TEXT: {
@@ -822,24 +832,24 @@ static void on_console_line(void *ctx, const char *line)
             note(l->out, "not sent: the line is not valid UTF-8");
             break;
         }
-        for_open_peers(l, 0, act_text);
+        for_open_peers(l, only, act_text);
         break;
     }
-    case CMD_TO: for_open_peers(l, c->target, act_text); break;
-    case CMD_PING: for_open_peers(l, 0, act_ping); break;
-    case CMD_PONG: for_open_peers(l, 0, act_pong); break;
-    case CMD_CLOSE: for_open_peers(l, 0, act_close); break;
-    case CMD_FRAGMENT: for_open_peers(l, 0, act_fragment); break;
-    case CMD_BINARY: for_open_peers(l, 0, act_binary); break;
+    case CMD_TO: break; /* turned into its command above */
+    case CMD_PING: for_open_peers(l, only, act_ping); break;
+    case CMD_PONG: for_open_peers(l, only, act_pong); break;
+    case CMD_CLOSE: for_open_peers(l, only, act_close); break;
+    case CMD_FRAGMENT: for_open_peers(l, only, act_fragment); break;
+    case CMD_BINARY: for_open_peers(l, only, act_binary); break;
     case CMD_BINARY_FILE:
         buf_free(&c->data);
         buf_init(&c->data, l->opt->max_message);
         if (read_file(c->path, &c->data, err, sizeof(err)) != 0)
             note(l->out, "not sent: %s", err);
         else
-            for_open_peers(l, 0, act_binary);
+            for_open_peers(l, only, act_binary);
         break;
-    case CMD_RAW: for_open_peers(l, 0, act_raw); break;
+    case CMD_RAW: for_open_peers(l, only, act_raw); break;
     case CMD_HELP:
         console_hide();
         output_flush(l->out);

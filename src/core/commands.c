@@ -21,7 +21,7 @@ const char *command_help(void)
            "/raw [op=N|name] [fin=0|1] [rsv=0-7] [mask=0|1] [hex=HEX | text]\n"
            "                      send one frame exactly as described (may break the\n"
            "                      connection: for testing servers)\n"
-           "/to ID text           listen mode: send text to client ID only\n"
+           "/to ID text|/command  listen mode: send text, or run a command, for client ID only\n"
            "/help                 this list\n"
            "/quit                 close and exit\n"
            "//text                send \"/text\"\n";
