@@ -559,27 +559,42 @@ def interactive_listen():
         term.type("everyone")
         first2 = await asyncio.wait_for(c2.recv(), 5)
         second1 = await asyncio.wait_for(c1.recv(), 5)
+        term.type("/to 2 /ping are you there")
+        pong_seen = False
+        end = time.monotonic() + 5
+        while not pong_seen and time.monotonic() < end:
+            await asyncio.sleep(0.05)
+            pong_seen = "pong after" in term.text()
+        term.type("/to 1 /close 4005 just one")
+        try:
+            await asyncio.wait_for(c1.recv(), 5)
+        except websockets.ConnectionClosed:
+            pass
+        only1 = (c1.close_code, c1.close_reason, c2.open, pong_seen)
         term.type("/close 4003 done")
         codes = []
-        for c in (c1, c2):
+        for c in (c2,):
             try:
                 await asyncio.wait_for(c.recv(), 5)
             except websockets.ConnectionClosed:
                 pass
             codes.append((c.close_code, c.close_reason))
-        return first1, first2, second1, codes
+        return first1, first2, second1, codes, only1
 
     res, err = arun(pumped(session()), 20)
     term.pump(0.3)
-    first1, first2, second1, codes = res or (None,) * 4
+    first1, first2, second1, codes, only1 = res or (None,) * 5
     screen = term.text()
     t.ok("[2] < hi from two" in screen, "terminal: a client's message is shown as '[2] < text'",
          err or screen)
     t.is_((first1, first2, second1), ("only for one", "everyone", "everyone"),
           "terminal: /to 1 text reaches client 1 only; a plain line reaches both",
           err or screen)
-    t.is_(codes, [(4003, "done"), (4003, "done")],
-          "terminal: /close 4003 done closes every client with 4003 \"done\"", err or screen)
+    t.is_(only1, (4005, "just one", True, True),
+          "terminal: /to 2 /ping pings client 2; /to 1 /close 4005 closes client 1 alone",
+          err or screen)
+    t.is_(codes, [(4003, "done")],
+          "terminal: /close 4003 done closes every client left with 4003 \"done\"", err or screen)
     t.ok(re.search(r"client 2 closed by us: 4003", screen) is not None,
          "terminal: the closes are reported", screen)
 
