@@ -55,6 +55,7 @@ static int parse_version(const char *p, size_t n, int *minor)
     return 0;
 }
 
+/* Returns 0, HTTP_MALFORMED (-1) or HTTP_TOO_LARGE. */
 static int parse_headers(const char *p, const char *end, struct http_head *h)
 {
     h->num_headers = 0;
@@ -65,13 +66,13 @@ static int parse_headers(const char *p, const char *end, struct http_head *h)
             return 0;
         /* RFC 9112 5.2: obsolete line folding is rejected */
         if (is_blank(p[0]))
-            return -1;
+            return HTTP_MALFORMED;
         const char *colon = memchr(p, ':', n);
         if (!colon || colon == p)
-            return -1;
+            return HTTP_MALFORMED;
         for (const char *q = p; q < colon; q++)
             if (!is_tchar((unsigned char)*q))
-                return -1;
+                return HTTP_MALFORMED;
         if (h->num_headers == HTTP_MAX_HEADERS)
             return HTTP_TOO_LARGE; /* RFC 6585 5: too many fields is "too large" */
         const char *v = colon + 1, *ve = p + n;
@@ -81,7 +82,7 @@ static int parse_headers(const char *p, const char *end, struct http_head *h)
             ve--;
         for (const char *q = v; q < ve; q++)
             if ((unsigned char)*q < 0x20 && *q != '\t')
-                return -1;
+                return HTTP_MALFORMED;
         struct http_header *hd = &h->headers[h->num_headers++];
         hd->name = p;
         hd->name_len = (size_t)(colon - p);
@@ -124,9 +125,9 @@ int http_parse_response(const char *buf, size_t len, size_t max, struct http_hea
         return HTTP_MALFORMED;
     h->reason = n > 13 ? buf + 13 : buf + n;
     h->reason_len = n > 13 ? n - 13 : 0;
-    int r_headers = parse_headers(next, end, h);
-    if (r_headers != 0)
-        return r_headers == HTTP_TOO_LARGE ? HTTP_TOO_LARGE : HTTP_MALFORMED;
+    r = parse_headers(next, end, h);
+    if (r != 0)
+        return r;
     return (int)head;
 }
 
@@ -157,9 +158,9 @@ int http_parse_request(const char *buf, size_t len, size_t max, struct http_head
     h->target_len = (size_t)(sp2 - sp1 - 1);
     if (parse_version(sp2 + 1, (size_t)(buf + n - sp2 - 1), &h->minor_version) != 0)
         return HTTP_MALFORMED;
-    int r_headers = parse_headers(next, end, h);
-    if (r_headers != 0)
-        return r_headers == HTTP_TOO_LARGE ? HTTP_TOO_LARGE : HTTP_MALFORMED;
+    r = parse_headers(next, end, h);
+    if (r != 0)
+        return r;
     return (int)head;
 }
 
