@@ -168,6 +168,13 @@ static void ev_frame(void *ctx, bool is_outgoing, const struct ws_frame_header *
 {
     struct peer *p = ctx;
     output_frame(p->loop->out, is_outgoing, h, preview, n);
+    /* the last frame of a message we sent compressed */
+    unsigned long long wire, plain;
+    if (is_outgoing && h->is_final && h->opcode < WS_OP_CLOSE && p->ws.deflater) {
+        ws_deflate_last_sizes(&p->ws, true, &wire, &plain);
+        if (wire != plain || (h->rsv & 0x4))
+            output_deflate_sizes(p->loop->out, true, wire, plain);
+    }
 }
 
 /* --echo answers instead of printing; --one prints the first message only. */
@@ -206,6 +213,11 @@ static void ev_end(void *ctx)
 {
     struct peer *p = ctx;
     struct loop *l = p->loop;
+    if (l->opt->is_trace && p->ws.is_compressed) {
+        unsigned long long wire, plain;
+        ws_deflate_last_sizes(&p->ws, false, &wire, &plain);
+        output_deflate_sizes(l->out, false, wire, plain);
+    }
     if (l->opt->is_echo)
         ws_send_message(&p->ws, p->echo_op, buf_head(&p->echo), buf_size(&p->echo));
     if (shows_messages(l)) {

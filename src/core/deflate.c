@@ -277,17 +277,19 @@ int ws_deflate_frame(struct ws_conn *c, int op, bool is_first, bool is_final, co
     if (is_final && trim_final(&d->out) != 0)
         return -1;
     size_t n = buf_size(&d->out);
-    /* RFC 7692 6.1: RSV1 marks the first frame of a compressed message only. */
-    if (ws_emit_data_frame(c, (unsigned)op, is_first, is_final, buf_head(&d->out), n) != 0)
-        return -1;
+    /* The sizes are counted first, so that the frame event (--trace) of a
+     * final frame can already read the message's. */
     d->wire += n;
     d->plain += len;
     if (is_final) {
         d->last_wire = d->wire;
         d->last_plain = d->plain;
-        if (d->no_context_takeover && deflateReset(&d->z) != Z_OK)
-            return -1;
     }
+    /* RFC 7692 6.1: RSV1 marks the first frame of a compressed message only. */
+    if (ws_emit_data_frame(c, (unsigned)op, is_first, is_final, buf_head(&d->out), n) != 0)
+        return -1;
+    if (is_final && d->no_context_takeover && deflateReset(&d->z) != Z_OK)
+        return -1;
     return 0;
 }
 

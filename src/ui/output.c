@@ -733,3 +733,13 @@ void output_head(char dir, const char *head, size_t len)
     }
     console_show();
 }
+
+void output_deflate_sizes(struct output *o, bool is_outgoing, unsigned long long wire,
+                          unsigned long long plain)
+{
+    console_hide();
+    output_flush(o);
+    fprintf(stderr, "wsc: %s message: %llu bytes, %llu compressed (permessage-deflate)\n",
+            is_outgoing ? ">>" : "<<", plain, wire);
+    console_show();
+}

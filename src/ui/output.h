@@ -75,6 +75,10 @@ void output_close(struct output *o, unsigned code, const uint8_t *reason, size_t
 void output_frame(struct output *o, bool is_outgoing, const struct ws_frame_header *h,
                   const uint8_t *preview, size_t preview_len);
 
+/* --trace: the plain and compressed sizes of a compressed message. */
+void output_deflate_sizes(struct output *o, bool is_outgoing, unsigned long long wire,
+                          unsigned long long plain);
+
 /* Writes what is buffered; returns -1 once stdout has failed. On a
  * terminal the prompt is hidden once around the whole write. */
 int output_flush(struct output *o);

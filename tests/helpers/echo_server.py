@@ -163,6 +163,9 @@ def parse_args(argv):
     p.add_argument("--close-after", nargs=3, metavar=("N", "CODE", "REASON"))
     p.add_argument("--send-after-close", type=int, default=0, metavar="K")
     p.add_argument("--subprotocols", default="", help="comma-separated list")
+    p.add_argument("--deflate", metavar="PARAMS", default="",
+                   help="permessage-deflate settings, e.g. "
+                        "server_no_context_takeover,server_max_window_bits=10")
     p.add_argument("--unix", metavar="PATH", help="listen on a Unix socket (prints PORT 0)")
     p.add_argument("--no-hold", action="store_true",
                    help="answer a close at once, as plain websockets does (shows the trap)")
@@ -177,6 +180,18 @@ def parse_args(argv):
     return opts
 
 
+def extensions():
+    """--deflate: websockets' permessage-deflate factory with these settings."""
+    if not OPTS.deflate or OPTS.no_compression:
+        return None
+    from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
+    kw = {}
+    for item in OPTS.deflate.split(","):
+        name, _, value = item.partition("=")
+        kw[name] = int(value) if value else True
+    return [ServerPerMessageDeflateFactory(**kw)]
+
+
 async def main():
     if OPTS.unix:
         await unix_serve(
@@ -188,6 +203,7 @@ async def main():
         handler, "127.0.0.1", OPTS.port,
         create_protocol=EchoProtocol,
         compression=None if OPTS.no_compression else "deflate",
+        extensions=extensions(),
         max_size=OPTS.max_size or None,
         max_queue=None,
         ping_interval=None,
