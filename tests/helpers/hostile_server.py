@@ -37,8 +37,6 @@ what the scenario sent), "eof" (the client closed TCP), "error", "end".
 """
 
 import argparse
-import json
-import select
 import socket
 import struct
 import sys
@@ -46,7 +44,7 @@ import threading
 import time
 
 import wsframe
-from wsframe import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, encode
+from wsframe import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, Log, encode
 
 SHORT = 256
 GIB = 1 << 30
@@ -85,20 +83,9 @@ TRICKLE_OUTPUT = (b"hello\n" + bytes(range(256)) + b"fragmented\n" + b"z" * 300 
                   + bytes(i % 251 for i in range(70000)) + "last ✓\n".encode())
 
 
-class Log:
-    def __init__(self, path):
-        self.f = open(path, "a", encoding="utf-8") if path else None
-        self.lock = threading.Lock()
-
-    def __call__(self, **event):
-        if self.f is None:
-            return
-        with self.lock:
-            self.f.write(json.dumps(event) + "\n")
-            self.f.flush()
 
 
-class Conn:
+class Conn(wsframe.Reader):
     def __init__(self, sock, opts, log):
         self.sock = sock
         self.opts = opts
@@ -113,30 +100,9 @@ class Conn:
     def log(self, **event):
         self._log(t=round(time.monotonic() - self.started, 3), **event)
 
-    def remaining(self):
-        return max(0.0, self.deadline - time.monotonic())
-
     # ---- input ----
-    def read_some(self, timeout):
-        """Read what arrives within timeout; False at EOF or the deadline."""
-        if self.eof:
-            return False
-        timeout = min(timeout, self.remaining())
-        try:
-            ready, _, _ = select.select([self.sock], [], [], timeout)
-            if not ready:
-                return self.remaining() > 0
-            data = self.sock.recv(1 << 20)
-        except OSError as exc:
-            self.log(event="error", error=f"recv: {exc}")
-            data = b""
-        if not data:
-            self.eof = True
-            self.log(event="eof")
-            return False
-        self.buf += data
+    def on_bytes(self):
         self.process_frames()
-        return True
 
     def read_until(self, predicate):
         while not predicate():

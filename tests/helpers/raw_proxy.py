@@ -22,26 +22,16 @@ otherwise the proxy connects to the CONNECT target, answers
 
 import argparse
 import base64
-import json
 import select
 import socket
 import sys
 import threading
 
+from wsframe import Log
+
 MAX_HEAD = 65536
 
 
-class Log:
-    def __init__(self, path):
-        self.f = open(path, "a", encoding="utf-8") if path else None
-        self.lock = threading.Lock()
-
-    def __call__(self, **event):
-        if self.f is None:
-            return
-        with self.lock:
-            self.f.write(json.dumps(event) + "\n")
-            self.f.flush()
 
 
 def read_head(sock):

@@ -52,15 +52,13 @@ when short: text as string, binary as hex), "close" (code, reason, length), "eof
 import argparse
 import hashlib
 import http.client
-import json
-import select
 import socket
 import sys
 import threading
 import time
 
 import wsframe
-from wsframe import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, encode
+from wsframe import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, Log, encode
 
 SHORT = 256
 MAX_HEAD = 65536
@@ -101,17 +99,6 @@ HANDSHAKES = ("ok", "bad-accept", "no-accept", "no-upgrade", "wrong-upgrade",
               "no-connection", "http200", "garbage", "truncated", "oversized", "silent")
 
 
-class Log:
-    def __init__(self, path):
-        self.f = open(path, "a", encoding="utf-8") if path else None
-        self.lock = threading.Lock()
-
-    def __call__(self, **event):
-        if self.f is None:
-            return
-        with self.lock:
-            self.f.write(json.dumps(event) + "\n")
-            self.f.flush()
 
 
 def describe(opcode, payload):
@@ -129,7 +116,7 @@ def describe(opcode, payload):
     return rec
 
 
-class Conn:
+class Conn(wsframe.Reader):
     def __init__(self, sock, opts, log):
         self.sock = sock
         self.opts = opts
@@ -144,29 +131,6 @@ class Conn:
         self.fragments = None   # (opcode, [payloads]) of a message in progress
 
     # ---- input ----
-    def remaining(self):
-        return max(0.0, self.deadline - time.monotonic())
-
-    def read_some(self, timeout):
-        """Read what is available within timeout; False on EOF/error/deadline."""
-        if self.eof:
-            return False
-        timeout = min(timeout, self.remaining())
-        try:
-            ready, _, _ = select.select([self.sock], [], [], timeout)
-            if not ready:
-                return self.remaining() > 0
-            data = self.sock.recv(1 << 20)
-        except OSError as exc:
-            self.log(event="error", error=f"recv: {exc}")
-            data = b""
-        if not data:
-            self.eof = True
-            self.log(event="eof")
-            return False
-        self.buf += data
-        return True
-
     def read_head(self):
         while b"\r\n\r\n" not in self.buf:
             if len(self.buf) > MAX_HEAD or not self.read_some(1.0):

@@ -6,8 +6,12 @@ build and record frames that break the rules.
 
 import base64
 import hashlib
+import json
 import os
+import select
 import struct
+import threading
+import time
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -104,3 +108,50 @@ def parse(buf):
     if masked:
         payload = mask_bytes(payload, mask)
     return Frame(bool(b0 & 0x80), (b0 >> 4) & 7, b0 & 0xF, masked, payload), pos + n
+
+
+class Log:
+    """--log FILE: one JSON object a line, safe across connection threads."""
+
+    def __init__(self, path):
+        self.f = open(path, "a", encoding="utf-8") if path else None
+        self.lock = threading.Lock()
+
+    def __call__(self, **event):
+        if self.f is None:
+            return
+        with self.lock:
+            self.f.write(json.dumps(event) + "\n")
+            self.f.flush()
+
+
+class Reader:
+    """Socket reads bounded by a deadline, for a connection object that has
+    sock, deadline, buf, eof and log; on_bytes() runs after new bytes."""
+
+    def remaining(self):
+        return max(0.0, self.deadline - time.monotonic())
+
+    def on_bytes(self):
+        pass
+
+    def read_some(self, timeout):
+        """Read what arrives within timeout; False at EOF, on error or at the deadline."""
+        if self.eof:
+            return False
+        timeout = min(timeout, self.remaining())
+        try:
+            ready, _, _ = select.select([self.sock], [], [], timeout)
+            if not ready:
+                return self.remaining() > 0
+            data = self.sock.recv(1 << 20)
+        except OSError as exc:
+            self.log(event="error", error=f"recv: {exc}")
+            data = b""
+        if not data:
+            self.eof = True
+            self.log(event="eof")
+            return False
+        self.buf += data
+        self.on_bytes()
+        return True
