@@ -8,10 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static ssize_t plain_read(struct stream *s, void *p, size_t n)
+/* One read(2) or send(2), in the stream's terms: EINTR retried, EAGAIN as
+ * STREAM_AGAIN, other errors described in s->error. */
+static ssize_t plain_io(struct stream *s, void *p, size_t n, bool is_read)
 {
     for (;;) {
-        ssize_t r = read(s->fd, p, n);
+        ssize_t r = is_read ? read(s->fd, p, n) : send(s->fd, p, n, MSG_NOSIGNAL);
         if (r >= 0)
             return r;
         if (errno == EINTR)
@@ -23,19 +25,14 @@ static ssize_t plain_read(struct stream *s, void *p, size_t n)
     }
 }
 
+static ssize_t plain_read(struct stream *s, void *p, size_t n)
+{
+    return plain_io(s, p, n, true);
+}
+
 static ssize_t plain_write(struct stream *s, const void *p, size_t n)
 {
-    for (;;) {
-        ssize_t r = send(s->fd, p, n, MSG_NOSIGNAL);
-        if (r >= 0)
-            return r;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return STREAM_AGAIN;
-        snprintf(s->error, sizeof(s->error), "%s", strerror(errno));
-        return STREAM_ERROR;
-    }
+    return plain_io(s, (void *)p, n, false); /* send() does not write to p */
 }
 
 static size_t plain_pending(struct stream *s)

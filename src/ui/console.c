@@ -182,12 +182,7 @@ static void check_size(void)
         return;
     /* Terminals today re-wrap their lines to the new width: the cursor row
      * is counted at that width. */
-    size_t up = cursor_row(cols);
-    if (up)
-        fprintf(con.out, "\r\033[%zuA\033[J", up);
-    else
-        fputs("\r\033[J", con.out);
-    con.is_drawn = false;
+    erase(cols);
     draw();
 }
 
