@@ -45,6 +45,7 @@ struct peer {
     struct buf in;              /* handshake bytes received; owned */
     struct buf hs_out;          /* handshake bytes to send; owned */
     bool close_after_write;     /* a refused handshake: answer, then hang up */
+    bool is_half_closed;        /* our side of the TCP connection is shut */
     struct ws_conn ws;          /* valid from PHASE_OPEN on */
     bool has_ws;
     struct buf echo;            /* --echo: the message being collected; owned */
@@ -578,8 +579,16 @@ static void advance(struct peer *p)
             p->deadline = ms_from(p->loop->opt->close_timeout);
     }
     if (p->phase == PHASE_DRAIN && !has_output(p)) {
-        if (p->is_server || p->eof || p->close_after_write)
+        /* A refusal: our FIN first, then what the client still sends is read
+         * and dropped until its FIN, so that closing with unread data does not
+         * turn into a reset that could destroy the error answer. */
+        if (p->close_after_write && !p->eof && !p->is_half_closed) {
+            stream_shutdown(p->stream);
+            p->is_half_closed = true;
+            p->deadline = now_ms() + DRAIN_MS;
+        } else if ((p->is_server && !p->close_after_write) || p->eof) {
             p->phase = PHASE_DONE;
+        }
     }
 }
 
