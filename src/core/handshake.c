@@ -83,9 +83,9 @@ int hs_build_request(const struct hs_client *c, struct buf *out)
     if (c->offer_deflate)
         r |= appendf(out, "Sec-WebSocket-Extensions: " WS_DEFLATE_OFFER "\r\n");
     if (c->auth && !is_overridden(c, "Authorization")) {
-        char b64[4 * ((sizeof(c->url->userinfo) + 2) / 3) + 1];
+        char b64[4 * ((HS_MAX_AUTH + 2) / 3) + 1];
         size_t n = strlen(c->auth);
-        if (n > sizeof(c->url->userinfo))
+        if (n > HS_MAX_AUTH)
             return -1;
         hs_base64((const uint8_t *)c->auth, n, b64);
         r |= appendf(out, "Authorization: Basic %s\r\n", b64);

@@ -18,6 +18,7 @@
 
 #define HS_KEY_LEN 24    /* base64 of 16 bytes */
 #define HS_ACCEPT_LEN 28 /* base64 of a SHA-1 digest */
+#define HS_MAX_AUTH 4096 /* longest user:password for Basic auth (a header line is 8 KiB) */
 
 struct hs_client {
     const struct url *url;
