@@ -215,15 +215,20 @@ static void test_request(void)
     build_request(&s.c, &p);
     tap_ok(has_value(&p, "Authorization", "Basic"), "empty credentials give an empty token");
     free(p.text);
-    char *long_auth = malloc(1001);
+    char *long_auth = malloc(HS_MAX_AUTH + 2);
     if (!long_auth)
         abort();
-    memset(long_auth, 'a', 1000);
-    long_auth[1000] = 0;
+    memset(long_auth, 'a', HS_MAX_AUTH + 1);
+    long_auth[HS_MAX_AUTH] = 0;
     s.c.auth = long_auth;
     struct buf b;
     buf_init(&b, 0);
-    tap_ok(hs_build_request(&s.c, &b) == -1, "credentials of 1000 bytes are refused");
+    tap_ok(hs_build_request(&s.c, &b) == 0, "credentials of HS_MAX_AUTH (%d) bytes are sent",
+           HS_MAX_AUTH);
+    buf_clear(&b);
+    long_auth[HS_MAX_AUTH] = 'a';
+    long_auth[HS_MAX_AUTH + 1] = 0;
+    tap_ok(hs_build_request(&s.c, &b) == -1, "credentials of one byte more are refused");
     buf_free(&b);
     free(long_auth);
 
