@@ -1116,6 +1116,10 @@ void loop_run_client(struct stream *s, const struct options *opt, struct hs_clie
         res->kind = END_LOST;
     if (p->has_ws && res->kind == END_PROTOCOL)
         res->sent_code = p->ws.error.code;
+    if (in) {
+        in->send = NULL; /* the input outlives this loop: no pointer to it stays */
+        in->ctx = NULL;
+    }
     peer_free(p);
     loop_free(&l);
 }
