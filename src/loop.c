@@ -1083,6 +1083,7 @@ void loop_run_client(struct stream *s, const struct options *opt, struct hs_clie
     l.hs = hs;
     if (in) {
         in->send = send_to_peers;
+        /* cppcheck-suppress autoVariables ; cleared before this function returns */
         in->ctx = &l;
     }
     memset(res, 0, sizeof(*res));
