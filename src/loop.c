@@ -1081,11 +1081,6 @@ void loop_run_client(struct stream *s, const struct options *opt, struct hs_clie
     struct loop l;
     loop_init(&l, opt, out, in);
     l.hs = hs;
-    if (in) {
-        in->send = send_to_peers;
-        /* cppcheck-suppress autoVariables ; cleared before this function returns */
-        in->ctx = &l;
-    }
     memset(res, 0, sizeof(*res));
     l.rbuf = malloc(READ_SIZE);
     struct peer *p = l.rbuf ? peer_new(&l, s, false, "server") : NULL;
@@ -1097,6 +1092,11 @@ void loop_run_client(struct stream *s, const struct options *opt, struct hs_clie
         return;
     }
     l.peers[l.num_peers++] = p;
+    if (in) {
+        in->send = send_to_peers;
+        /* cppcheck-suppress autoVariables ; cleared before this function returns */
+        in->ctx = &l;
+    }
     p->deadline = ms_from(opt->handshake_timeout);
     if (hs_build_request(hs, &p->hs_out) != 0) {
         end_peer(p, END_HANDSHAKE, "request too large");
