@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -108,18 +107,11 @@ int loop_init_signals(void)
     return 0;
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 int loop_sleep(long ms)
 {
     struct pollfd fd = {.fd = sig_pipe[0], .events = POLLIN};
-    long end = now_ms() + ms;
-    for (long left = ms; left > 0; left = end - now_ms()) {
+    long end = net_now_ms() + ms;
+    for (long left = ms; left > 0; left = end - net_now_ms()) {
         if (poll(&fd, 1, (int)left) > 0)
             return -1; /* the signal stays in the pipe for the next loop to see */
     }
@@ -128,7 +120,7 @@ int loop_sleep(long ms)
 
 static long ms_from(double seconds)
 {
-    return now_ms() + (long)(seconds * 1000.0);
+    return net_now_ms() + (long)(seconds * 1000.0);
 }
 
 static int random_bytes(void *ctx, uint8_t *p, size_t n)
@@ -154,7 +146,7 @@ static void end_peer(struct peer *p, enum end_kind kind, const char *fmt, ...)
     }
     if (p->phase < PHASE_DRAIN) {
         p->phase = PHASE_DRAIN;
-        p->deadline = now_ms() + DRAIN_MS;
+        p->deadline = net_now_ms() + DRAIN_MS;
     }
     if (p->loop->showing == p) {
         output_message_abort(p->loop->out); /* it will never be complete */
@@ -242,7 +234,7 @@ static void ev_pong(void *ctx, const uint8_t *data, size_t len)
     struct loop *l = p->loop;
     p->pong_deadline = 0; /* any pong shows the peer is alive */
     if (l->ping_sent_at && len == l->ping_len && !memcmp(data, l->ping_payload, len)) {
-        note(l->out, "pong after %ld ms", now_ms() - l->ping_sent_at);
+        note(l->out, "pong after %ld ms", net_now_ms() - l->ping_sent_at);
         l->ping_sent_at = 0;
         return;
     }
@@ -585,7 +577,7 @@ static void advance(struct peer *p)
         if (p->close_after_write && !p->eof && !p->is_half_closed) {
             stream_shutdown(p->stream);
             p->is_half_closed = true;
-            p->deadline = now_ms() + DRAIN_MS;
+            p->deadline = net_now_ms() + DRAIN_MS;
         } else if ((p->is_server && !p->close_after_write) || p->eof) {
             p->phase = PHASE_DONE;
         }
@@ -753,7 +745,7 @@ static int act_ping(struct loop *l, struct peer *p)
 {
     memcpy(l->ping_payload, l->cmd.text, l->cmd.len);
     l->ping_len = l->cmd.len;
-    l->ping_sent_at = now_ms();
+    l->ping_sent_at = net_now_ms();
     return ws_send_ping(&p->ws, l->cmd.text, l->cmd.len);
 }
 
@@ -1027,13 +1019,13 @@ static int loop_turn(struct loop *l, int lfd, struct tls_context *tls)
     size_t first_peer = nfds;
     add_peer_fds(l, fds, &nfds);
 
-    long now = now_ms();
+    long now = net_now_ms();
     if (output_flush(l->out) != 0 && !l->output_gone)
         output_gone(l);
     int r = poll(fds, (nfds_t)nfds, (int)next_timeout(l, now));
     if (r < 0 && errno != EINTR)
         return -1;
-    now = now_ms();
+    now = net_now_ms();
     if (r > 0 && fds[0].revents)
         handle_signals(l);
     size_t count = l->num_peers;

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/rand.h>
@@ -106,13 +105,6 @@ static const char *env_lookup(void *ctx, const char *name)
     return getenv(name);
 }
 
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* -v: a head that went to or came from the proxy, credentials hidden. */
 static void show_head(const struct options *opt, char dir, const struct buf *b)
 {
@@ -126,7 +118,7 @@ static void show_head(const struct options *opt, char dir, const struct buf *b)
 static int open_tunnel(const struct url *u, const struct proxy *px, const struct options *opt,
                        const struct output *out, char *err, size_t errlen)
 {
-    long start = now_ms();
+    long start = net_now_ms();
     int timeout = (int)(opt->connect_timeout * 1000);
     char where[300], target[300], why[512];
     snprintf(where, sizeof(where), "%s%s%s:%u", px->is_ipv6 ? "[" : "", px->host,
@@ -148,7 +140,7 @@ static int open_tunnel(const struct url *u, const struct proxy *px, const struct
         snprintf(err, errlen, "out of memory");
     } else {
         show_head(opt, '>', &req);
-        long left = timeout > 0 ? timeout - (now_ms() - start) : 0;
+        long left = timeout > 0 ? timeout - (net_now_ms() - start) : 0;
         rc = tunnel_exchange(fd, &req, timeout > 0 && left < 1 ? 1 : (int)left, &head, why,
                              sizeof(why));
         if (rc != 0)

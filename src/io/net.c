@@ -22,7 +22,7 @@ int net_set_nonblocking(int fd)
     return 0;
 }
 
-static long now_ms(void)
+long net_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -61,7 +61,7 @@ static int connect_one(const struct addrinfo *ai, long deadline, int *err_no)
     if (errno != EINPROGRESS)
         goto fail;
     for (;;) {
-        long left = deadline - now_ms();
+        long left = deadline - net_now_ms();
         if (left <= 0) {
             errno = ETIMEDOUT;
             goto fail;
@@ -109,7 +109,7 @@ int net_connect(const char *host, unsigned port, int family, int timeout_ms, cha
                  rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
         return -1;
     }
-    long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 24L * 3600 * 1000);
+    long deadline = net_now_ms() + (timeout_ms > 0 ? timeout_ms : 24L * 3600 * 1000);
     int fd = -1, last_errno = 0;
     char last_addr[80] = "";
     for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {

@@ -16,6 +16,8 @@ int net_listen(const char *addr, unsigned port, char *err, size_t errlen);
  * Returns -1 when none is waiting. */
 int net_accept(int lfd, char *name, size_t namelen);
 int net_set_nonblocking(int fd);
+/* Milliseconds on the monotonic clock: the time base of every deadline. */
+long net_now_ms(void);
 /* The local address of a socket, as host:port or [v6]:port. */
 void net_local_name(int fd, char *name, size_t namelen);
 

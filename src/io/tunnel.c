@@ -5,22 +5,15 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "http.h"
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
+#include "net.h"
 
 /* Waits for events on fd until the deadline: 1 ready, 0 timed out, -1 error. */
 static int wait_for(int fd, short events, long deadline)
 {
     for (;;) {
-        long left = deadline - now_ms();
+        long left = deadline - net_now_ms();
         if (left <= 0)
             return 0;
         struct pollfd p = {.fd = fd, .events = events};
@@ -134,7 +127,7 @@ static int read_head(int fd, long deadline, struct buf *head, char *err, size_t 
 int tunnel_exchange(int fd, const struct buf *request, int timeout_ms, struct buf *head, char *err,
                     size_t errlen)
 {
-    long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 24L * 3600 * 1000);
+    long deadline = net_now_ms() + (timeout_ms > 0 ? timeout_ms : 24L * 3600 * 1000);
     if (send_all(fd, buf_head(request), buf_size(request), deadline, err, errlen) != 0)
         return -1;
     return read_head(fd, deadline, head, err, errlen);
