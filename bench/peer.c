@@ -702,19 +702,29 @@ static int ws_handshake(struct conn *c)
 
 /* ---- raw TCP baseline ---- */
 
-static int tcp_echo(struct conn *c)
+/* One recv into c->in, counted: its length, 0 at EOF, -1 on error (reported). */
+static ssize_t tcp_recv(struct conn *c)
 {
     for (;;) {
         ssize_t n = recv(c->fd, c->in, IN_CAP, 0);
-        if (n == 0)
-            break;
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
+        if (n < 0)
             warn("recv");
+        else
+            c->bytes += (size_t)n;
+        return n;
+    }
+}
+
+static int tcp_echo(struct conn *c)
+{
+    for (;;) {
+        ssize_t n = tcp_recv(c);
+        if (n == 0)
+            break;
+        if (n < 0)
             return IO_ERR;
-        }
-        c->bytes += (size_t)n;
         /* Write straight from the input buffer: no copy. */
         for (size_t off = 0; off < (size_t)n;) {
             ssize_t w = send(c->fd, c->in + off, (size_t)n - off, MSG_NOSIGNAL);
@@ -734,16 +744,11 @@ static int tcp_echo(struct conn *c)
 static int tcp_sink(struct conn *c)
 {
     for (;;) {
-        ssize_t n = recv(c->fd, c->in, IN_CAP, 0);
+        ssize_t n = tcp_recv(c);
         if (n == 0)
             break;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            warn("recv");
+        if (n < 0)
             return IO_ERR;
-        }
-        c->bytes += (size_t)n;
         const unsigned char *p = c->in, *e = c->in + n;
         while ((p = memchr(p, '\n', (size_t)(e - p))) != NULL) {
             c->msgs++;
