@@ -40,11 +40,10 @@ import argparse
 import socket
 import struct
 import sys
-import threading
 import time
 
 import wsframe
-from wsframe import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, Log, encode
+from wsframe import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, Log, encode, serve_forever
 
 SHORT = 256
 GIB = 1 << 30
@@ -320,12 +319,7 @@ def main():
                 conn.log(event="end")
             sock.close()
 
-    try:
-        while True:
-            sock, _ = srv.accept()
-            threading.Thread(target=serve, args=(sock,), daemon=True).start()
-    except KeyboardInterrupt:
-        pass
+    serve_forever(srv, serve)
 
 
 if __name__ == "__main__":

@@ -25,9 +25,8 @@ import base64
 import select
 import socket
 import sys
-import threading
 
-from wsframe import Log
+from wsframe import Log, serve_forever
 
 MAX_HEAD = 65536
 
@@ -139,12 +138,7 @@ def main():
         finally:
             sock.close()
 
-    try:
-        while True:
-            sock, _ = srv.accept()
-            threading.Thread(target=run, args=(sock,), daemon=True).start()
-    except KeyboardInterrupt:
-        pass
+    serve_forever(srv, run)
 
 
 if __name__ == "__main__":

@@ -54,11 +54,10 @@ import hashlib
 import http.client
 import socket
 import sys
-import threading
 import time
 
 import wsframe
-from wsframe import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, Log, encode
+from wsframe import OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, Log, encode, serve_forever
 
 SHORT = 256
 MAX_HEAD = 65536
@@ -419,12 +418,7 @@ def main():
             log(event="error", error=f"{type(exc).__name__}: {exc}")
             sock.close()
 
-    try:
-        while True:
-            sock, _ = srv.accept()
-            threading.Thread(target=serve, args=(sock,), daemon=True).start()
-    except KeyboardInterrupt:
-        pass
+    serve_forever(srv, serve)
 
 
 if __name__ == "__main__":

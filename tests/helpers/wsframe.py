@@ -155,3 +155,13 @@ class Reader:
         self.buf += data
         self.on_bytes()
         return True
+
+
+def serve_forever(srv, handle):
+    """Accepts connections on srv until interrupted, each handled in a thread."""
+    try:
+        while True:
+            sock, _ = srv.accept()
+            threading.Thread(target=handle, args=(sock,), daemon=True).start()
+    except KeyboardInterrupt:
+        pass
