@@ -93,12 +93,19 @@ fail:
 int net_connect(const char *host, unsigned port, int family, int timeout_ms, char *err,
                 size_t errlen)
 {
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
     hints.ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
     char service[8];
     snprintf(service, sizeof(service), "%u", port);
     struct addrinfo *res = NULL;
+    /* An address literal needs neither the interface list (AI_ADDRCONFIG asks the kernel
+     * for it) nor the name services. */
+    hints.ai_flags = AI_NUMERICHOST;
     int rc = getaddrinfo(host, service, &hints, &res);
+    if (rc != 0) {
+        hints.ai_flags = AI_ADDRCONFIG;
+        rc = getaddrinfo(host, service, &hints, &res);
+    }
     if (rc == EAI_NONAME || rc == EAI_ADDRFAMILY || rc == EAI_NODATA || (rc == 0 && !res)) {
         /* AI_ADDRCONFIG hides ::1 and 127.0.0.1 on hosts with loopback only */
         hints.ai_flags = 0;
