@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """Benchmark wsc against a raw-TCP baseline on 127.0.0.1.
 
-Builds bench/peer.c and bench/measure.c into a temporary directory, starts one peer per mode, then runs each
-workload several times, alternating wsc (against the WebSocket peer) and a plain TCP
-client, nc or socat (against the same peer in --tcp mode), and checks every run's output
-byte for byte. Prints a Markdown table of medians, each with its ratio to raw TCP.
+Builds bench/peer.c, bench/measure.c and bench/floor.c into a temporary directory, starts
+one peer per mode, then runs each workload several times, alternating wsc (against the
+WebSocket peer) and a plain TCP client, nc or socat (against the same peer in --tcp mode),
+and checks every run's output byte for byte. Prints a Markdown table of medians, each with
+its ratio to raw TCP. The latency workload also runs floor.c twice (see bench/README.md):
+the raw exchange alone, and after the OpenSSL calls a WebSocket handshake needs.
 
     /usr/bin/python3 bench/run.py [--wsc src/wsc] [--quick] [--json FILE]
 
@@ -271,12 +273,19 @@ def baseline_argv(tool, port):
     return ["socat", "-t", "60", "-b", "262144", "-", "TCP:127.0.0.1:%s" % port]
 
 
+# The latency workload also runs bench/floor.c against the raw-TCP peer, built twice:
+# nc's exchange alone, and the same after the OpenSSL calls every handshake needs.
+FLOORS = {"floor": "floor", "floor+openssl": "floor-openssl"}
+
+
 def one_run(client, wl, peers, args, tmp):
-    peer = peers[client]
+    peer = peers["wsc" if client == "wsc" else "tcp"]
     out_path = os.path.join(tmp, "out-%s" % client)
     err_path = os.path.join(tmp, "err-%s" % client)
     if client == "wsc":
         argv = [args.wsc, *wl.wsc_args, *args.wsc_arg, "ws://127.0.0.1:%d/" % peer.port]
+    elif client in FLOORS:
+        argv = [os.path.join(tmp, FLOORS[client]), str(peer.port)]
     else:
         argv = baseline_argv(args.baseline, peer.port)
     r = run_child(args.measure, argv, wl.stdin, out_path, err_path, args.timeout, tmp)
@@ -345,15 +354,14 @@ def ratio(a, b):
     return "%.2fx" % (a / b)
 
 
-def table(results, clients):
+def table(results):
     rows = ["| workload | client | ok | wall median | wall p90 | msg/s | MB/s | CPU (user+sys)"
             " | peak RSS | wall vs tcp | CPU vs tcp | RSS vs tcp |",
             "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for wl, summ in results:
         base = summ.get("tcp", {})
-        for client in clients:
-            s = summ[client]
-            label = "wsc" if client == "wsc" else "tcp (%s)" % s.get("tool", "")
+        for client, s in summ.items():
+            label = "tcp (%s)" % s.get("tool", "") if client == "tcp" else client
             ok = "%d/%d" % (s["ok_runs"], s["runs"])
             if s["ok_runs"] == 0:
                 rows.append("| %s | %s | %s |" % (wl.name, label, ok) + " – |" * 9)
@@ -460,6 +468,11 @@ def main():
                        check=True)
         subprocess.run([*cflags, os.path.join(HERE, "measure.c"), "-o", args.measure],
                        check=True)
+        floor_src = os.path.join(HERE, "floor.c")
+        subprocess.run([*cflags, floor_src, "-o", os.path.join(tmp, FLOORS["floor"])],
+                       check=True)
+        subprocess.run([*cflags, "-DWITH_OPENSSL", floor_src, "-lcrypto",
+                        "-o", os.path.join(tmp, FLOORS["floor+openssl"])], check=True)
         workloads = make_workloads(args, tmp)
         meta = {
             "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
@@ -479,6 +492,7 @@ def main():
         }
         results = []
         for wl in workloads:
+            wl_clients = clients + list(FLOORS) if wl.name == "latency" else clients
             peers = {}
             for client, pargs in (("wsc", wl.peer_ws), ("tcp", wl.peer_tcp)):
                 if client not in clients:
@@ -489,12 +503,12 @@ def main():
                 peers[client] = peers_by_args[key]
             print("running %-8s (%s) ..." % (wl.name, wl.desc), file=sys.stderr, flush=True)
             for _ in range(args.warmup):
-                for client in clients:
+                for client in wl_clients:
                     one_run(client, wl, peers, args, tmp)
-            runs = {c: [] for c in clients}
+            runs = {c: [] for c in wl_clients}
             for rep in range(wl.reps):
-                # Alternate the order so that neither client always runs right after the other.
-                order = clients if rep % 2 == 0 else clients[::-1]
+                # Alternate the order so that no client always runs right after another.
+                order = wl_clients if rep % 2 == 0 else wl_clients[::-1]
                 for client in order:
                     r = one_run(client, wl, peers, args, tmp)
                     runs[client].append(r)
@@ -506,7 +520,7 @@ def main():
                                 print("    stderr: " + line, file=sys.stderr)
                             for line in r.get("peer_stderr_tail", []):
                                 print("    peer:   " + line, file=sys.stderr)
-            summ = {c: summarize(runs[c], wl) for c in clients}
+            summ = {c: summarize(runs[c], wl) for c in wl_clients}
             if "tcp" in summ:
                 summ["tcp"]["tool"] = args.baseline
             results.append((wl, summ, runs))
@@ -518,7 +532,7 @@ def main():
                   "not run" if args.baseline_only else "`%s` (%s)" % (
                       meta["wsc"], meta["wsc_version"] or "no --version"),
                   " ".join(meta["baseline_argv"]), args.reps, args.latency_reps, args.warmup))
-        print(table([(wl, s) for wl, s, _ in results], clients))
+        print(table([(wl, s) for wl, s, _ in results]))
         print("\nMB/s counts message payload in one direction (10^6 bytes). CPU is user+sys "
               "of the client process; peak RSS is its ru_maxrss. Every run's output was "
               "compared byte for byte (sha256) with what was sent; 'ok' counts the runs "
