@@ -12,7 +12,9 @@ exit status and what the message says.
 
 import base64
 import os
+import shutil
 import socket
+import subprocess
 import sys
 import time
 
@@ -680,34 +682,59 @@ def address_families():
     says(r, "-4 and [::1]", "cannot resolve ::1")
 
 
-def localhost_families():
+def resolves_to_both(argv_prefix, name):
+    """True when name resolves to ::1 and 127.0.0.1 for a command run under argv_prefix."""
     try:
-        infos = socket.getaddrinfo("localhost", 80, type=socket.SOCK_STREAM)
-    except OSError:
-        return []
-    return [ai[0] for ai in infos]
+        p = subprocess.run([*argv_prefix, "getent", "ahostsv6", name], capture_output=True,
+                           timeout=10)
+        q = subprocess.run([*argv_prefix, "getent", "ahostsv4", name], capture_output=True,
+                           timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return (p.returncode == 0 and q.returncode == 0 and
+            p.stdout.split()[:1] == [b"::1"] and q.stdout.split()[:1] == [b"127.0.0.1"])
+
+
+def dual_stack_name():
+    """A host name that resolves to both ::1 and 127.0.0.1, and the argv prefix that makes
+    it so: localhost itself where the hosts file says so; otherwise, as root, a private
+    mount namespace with a hosts file of our own over /etc/hosts."""
+    if resolves_to_both([], "localhost"):
+        return "localhost", []
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return None, None
+    hosts = t.tmpfile("hosts")
+    with open(hosts, "w") as f:
+        f.write("::1 wsc-dual\n127.0.0.1 wsc-dual\n")
+    prefix = ["unshare", "--mount", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"',
+              hosts]
+    return ("wsc-dual", prefix) if resolves_to_both(prefix, "wsc-dual") else (None, None)
 
 
 @t.test
 def every_address_tried():
-    # "localhost" usually resolves to ::1 and 127.0.0.1: a server on only one of them
-    # is reached whichever comes first, and -4/-6 choose.
-    fams = localhost_families()
-    if not (socket.AF_INET in fams and socket.AF_INET6 in fams and has_ipv6_loopback()):
-        t.skip("every address of localhost tried in order",
-               "localhost does not resolve to both ::1 and 127.0.0.1 here")
+    # A name with an IPv6 and an IPv4 address: a server on only one of them is reached
+    # whichever comes first, and -4/-6 choose.
+    name, prefix = dual_stack_name() if has_ipv6_loopback() else (None, None)
+    if not name:
+        t.skip("every address of a dual-stack name tried in order",
+               "no name resolves to both ::1 and 127.0.0.1 here, and no mount namespace "
+               "to make one")
         return
     for bind, flag_ok, flag_bad in (("127.0.0.1", "-4", "-6"), ("::1", "-6", "-4")):
         srv = raw("--bind", bind, "--text", "found", "--close", "1000")
-        url = f"ws://localhost:{srv.port}/"
-        r = t.run([url], keep_stdin_open=True)
-        t.exits(r, 0, f"localhost with a server on {bind} only: exit 0")
-        t.is_(r.out, b"found\n", f"localhost, server on {bind}: reached")
-        r = t.run([flag_ok, url], keep_stdin_open=True)
-        t.exits(r, 0, f"{flag_ok} localhost, server on {bind}: exit 0")
-        r = t.run([flag_bad, url], keep_stdin_open=True)
-        t.exits(r, 3, f"{flag_bad} localhost, server on {bind}: exit 3")
-        says(r, f"{flag_bad} localhost", "cannot connect to")
+        url = f"ws://{name}:{srv.port}/"
+
+        def run(*args):
+            return t.Proc([*prefix, t.WSC, *args], close_stdin=False).wait(10)
+        r = run(url)
+        t.exits(r, 0, f"{name} with a server on {bind} only: exit 0")
+        t.is_(r.out, b"found\n", f"{name}, server on {bind}: reached")
+        r = run(flag_ok, url)
+        t.exits(r, 0, f"{flag_ok} {name}, server on {bind}: exit 0")
+        r = run(flag_bad, url)
+        t.exits(r, 3, f"{flag_bad} {name}, server on {bind}: exit 3")
+        says(r, f"{flag_bad} {name}", "cannot connect to")
 
 
 @t.test
