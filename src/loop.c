@@ -1031,7 +1031,8 @@ static int loop_turn(struct loop *l, int lfd, struct tls_context *tls)
     size_t count = l->num_peers;
     for (size_t i = 0; i < count; i++)
         service_peer(l->peers[i], r > 0 ? fds[first_peer + i].revents : 0);
-    if (r > 0 && fds[1].revents)
+    /* A signal or a peer's close handled above may have ended the input. */
+    if (r > 0 && fds[1].revents && input_allowed(l))
         read_input(l);
     if (accepts && r > 0 && fds[2].revents) {
         char name[80];

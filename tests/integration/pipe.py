@@ -200,6 +200,20 @@ def server_closes_first():
 
 
 @t.test
+def server_closes_while_stdin_streams():
+    # The close arrives while stdin is still readable: the close decides the exit
+    # status, not the lines wsc can no longer send.
+    lines = b"".join(b"line %06d\n" % i for i in range(200000))
+    srv = echo("--close-after", "500", "4001", "enough")
+    r = t.run([srv.url], input=lines, timeout=20)
+    what = "server closes while 2 MB of stdin still streams in"
+    t.exits(r, 6, f"{what}: exit 6")
+    t.ok(mentions(r, "4001", "enough") and len(r.err_lines) == 1,
+         f"{what}: one line on stderr, naming the close", str(r))
+    t.is_(r.out, lines[:500 * 12], f"{what}: the 500 echoes before the close, in order")
+
+
+@t.test
 def connection_lost():
     srv = raw("--text", "x", "--after", "drop")
     r = t.run([srv.url], keep_stdin_open=True)

@@ -151,6 +151,29 @@ def interrupt_closes():
          f"close event: {closed}")
 
 
+@t.test
+def interrupt_while_stdin_streams():
+    # The signal and readable stdin come out of the same poll: the close wins, and
+    # the lines still unread are not an error.
+    lines = b"".join(b"line %07d %s\n" % (i, b"x" * 1010) for i in range(50000))
+    srv = t.server("echo_server.py")
+    # The server echoes what is queued ahead of the close before answering it.
+    proc = t.spawn(["--close-timeout", "60", srv.url], lines)
+    proc.wait_out(lambda out: len(out) > 100000, 10)
+    proc.proc.send_signal(signal.SIGINT)
+    r = proc.wait(60)
+    what = "SIGINT while 50 MB of lines stream in"
+    t.exits(r, 0, f"{what}: a clean close, exit 0")
+    t.ok(r.err_lines == ["wsc: closing (interrupt again to quit at once)",
+                         "wsc: closed: 1000 (normal closure)"],
+         f"{what}: stderr says it is closing, then closed", str(r))
+    t.ok(r.out.endswith(b"\n") and lines.startswith(r.out),
+         f"{what}: stdout holds whole echoes, in order, up to the close", f"{len(r.out)} bytes")
+    closed = srv.wait_event(lambda e: e["event"] == "close", timeout=5)
+    t.ok(closed and closed["code"] == 1000, f"{what}: the server gets close 1000",
+         f"close event: {closed}")
+
+
 def listen(port):
     srv = t.spawn(["-l", str(port), "--echo"])
     t.wait_listening(port, proc=srv)
