@@ -6,6 +6,7 @@
 #include <langinfo.h>
 #include <limits.h>
 #include <locale.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #define HISTORY_MAX_LINE 4096      /* longer lines (pastes) are not kept in the history */
 #define IN_SIZE 65536              /* stdin bytes read at once */
 #define PLAIN_MAX_LINE (16u << 20) /* -i in a pipe: a longer line is delivered in pieces */
+#define SEQUENCE_WAIT_MS 1000      /* for the key that completes Esc, Ctrl-X, Ctrl-V */
 
 /* libedit draws on one terminal and keeps one tty state: one console per process. */
 static struct {
@@ -35,13 +37,21 @@ static struct {
     History *hist;    /* owned */
     FILE *out;        /* the terminal libedit draws on */
     char prompt[64];
-    size_t prompt_width;
     char history_path[4096];
     console_line_fn on_line;
     void *ctx;
     unsigned char in[IN_SIZE]; /* read from stdin, not yet taken by libedit */
     size_t in_pos, in_len;
     struct buf line; /* the line being delivered; owned */
+    bool is_quoting; /* Ctrl-V: the next key goes into the line as it is */
+    /* Ctrl-R: the history search under way */
+    bool is_searching;
+    bool is_search_failed;  /* nothing holds the search text: the last match stays */
+    int search_match;       /* the history entry shown, 0 the newest; -1 none */
+    char search_text[256];  /* UTF-8 */
+    char search_prompt[320];
+    struct buf saved_line; /* the line before the search, for Ctrl-G; owned */
+    size_t saved_cursor;   /* its cursor, in bytes */
 } con;
 
 /* ---- history ---- */
@@ -121,11 +131,27 @@ static size_t terminal_columns(void)
     return (size_t)cols;
 }
 
+static size_t text_width(const char *s)
+{
+    size_t w = 0;
+    wchar_t wc;
+    mbstate_t st;
+    memset(&st, 0, sizeof(st));
+    for (size_t n; *s && (n = mbrtowc(&wc, s, strlen(s), &st)) > 0 && n < (size_t)-2; s += n)
+        w += char_width(wc, w, 1000);
+    return w;
+}
+
+static const char *shown_prompt(void)
+{
+    return con.is_searching ? con.search_prompt : con.prompt;
+}
+
 /* Rows between the first row of the prompt and the cursor. */
 static size_t cursor_row(size_t cols)
 {
     const LineInfoW *li = el_wline(con.el);
-    size_t col = con.prompt_width;
+    size_t col = text_width(shown_prompt());
     for (const wchar_t *p = li->buffer; p < li->cursor; p++)
         col += char_width(*p, col, cols);
     return col / cols;
@@ -190,7 +216,7 @@ static void check_size(void)
 
 static char *prompt_fn(EditLine *el)
 {
-    return con.prompt;
+    return (char *)shown_prompt();
 }
 
 /* Refills the input buffer; blocks only when libedit is in the middle of
@@ -213,26 +239,38 @@ static int fill(void)
     return 0;
 }
 
+/* The next key in the buffer and its length in bytes; 0 when the rest of
+ * its character has not arrived yet. */
+static size_t next_key(wchar_t *wc)
+{
+    while (con.in_pos < con.in_len) {
+        mbstate_t st;
+        memset(&st, 0, sizeof(st));
+        size_t r = mbrtowc(wc, (const char *)con.in + con.in_pos, con.in_len - con.in_pos, &st);
+        if (r == (size_t)-2)
+            return 0;
+        if (r != (size_t)-1)
+            return r ? r : 1;
+        con.in_pos++; /* not UTF-8: dropped, as libedit itself does */
+    }
+    return 0;
+}
+
 /* libedit reads its keys from our buffer: one read() per turn rather than
- * per byte, and no byte hidden from poll(). */
+ * per byte, and no byte hidden from poll(). It asks for a key that is not
+ * there yet only for the rest of a sequence (Esc, Ctrl-X, a character cut
+ * in two): that one is waited for a while, but the loop is never held up
+ * for long. A sequence given up is dropped, as an unbound key would be. */
 static int getc_fn(EditLine *el, wchar_t *wc)
 {
     for (;;) {
-        size_t avail = con.in_len - con.in_pos;
-        if (avail) {
-            mbstate_t st;
-            memset(&st, 0, sizeof(st));
-            size_t r = mbrtowc(wc, (const char *)con.in + con.in_pos, avail, &st);
-            if (r == (size_t)-1) {
-                con.in_pos++; /* not UTF-8: dropped, as libedit itself does */
-                continue;
-            }
-            if (r != (size_t)-2) {
-                con.in_pos += r ? r : 1;
-                return 1;
-            }
+        size_t n = next_key(wc);
+        if (n) {
+            con.in_pos += n;
+            return 1;
         }
-        if (con.is_eof || fill() != 0)
+        struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};
+        if (con.is_eof || poll(&pfd, 1, SEQUENCE_WAIT_MS) <= 0 || fill() != 0)
             return con.is_eof ? 0 : -1;
     }
 }
@@ -284,6 +322,145 @@ static unsigned char complete_fn(EditLine *el, int ch)
     fputs("\n", con.out);
     console_show();
     return CC_NORM;
+}
+
+/* ---- history search ---- */
+
+/* Ctrl-R searches the history as readline's reverse-i-search does. It
+ * replaces libedit's own search, which reads the keys that follow itself,
+ * holding up the loop (messages, pings) for as long as the search lasts;
+ * this one takes each key as the loop hands it over and shows itself in
+ * the prompt, which erase() and draw() know how to redraw. */
+
+static void set_search_prompt(void)
+{
+    snprintf(con.search_prompt, sizeof(con.search_prompt), "(%sreverse-i-search)`%s': ",
+             con.is_search_failed ? "failed " : "", con.search_text);
+}
+
+/* Replaces the line with s, the cursor on its byte at. */
+static void set_line(const char *s, size_t at)
+{
+    const LineInfoW *li = el_wline(con.el);
+    el_cursor(con.el, (int)(li->lastchar - li->cursor));
+    li = el_wline(con.el);
+    el_wdeletestr(con.el, (int)(li->lastchar - li->buffer));
+    el_insertstr(con.el, s);
+    int after = 0; /* characters from the cursor's place to the end */
+    for (size_t i = at, len = strlen(s); i < len; i++)
+        after += ((unsigned char)s[i] & 0xc0) != 0x80;
+    el_cursor(con.el, -after);
+}
+
+static void restore_line(void)
+{
+    set_line((const char *)buf_head(&con.saved_line), con.saved_cursor);
+}
+
+/* Shows the first entry from the from-th newest on that holds the search
+ * text; when none does, the search has failed and the line stays. */
+static void search_from(int from)
+{
+    HistEvent ev;
+    int i = 0;
+    for (int r = history(con.hist, &ev, H_FIRST); r != -1; r = history(con.hist, &ev, H_NEXT)) {
+        const char *hit = i >= from ? strstr(ev.str, con.search_text) : NULL;
+        if (hit) {
+            con.search_match = i;
+            con.is_search_failed = false;
+            set_line(ev.str, (size_t)(hit - ev.str));
+            return;
+        }
+        i++;
+    }
+    con.is_search_failed = true;
+}
+
+static void end_search(bool keep_line)
+{
+    erase(terminal_columns());
+    if (!keep_line)
+        restore_line();
+    con.is_searching = false;
+    draw();
+}
+
+static unsigned char search_fn(EditLine *el, int ch)
+{
+    const LineInfo *li = el_line(el);
+    buf_clear(&con.saved_line);
+    if (buf_append(&con.saved_line, li->buffer, (size_t)(li->lastchar - li->buffer)) != 0 ||
+        buf_append(&con.saved_line, "", 1) != 0)
+        return CC_ERROR;
+    con.saved_cursor = (size_t)(li->cursor - li->buffer);
+    con.is_searching = true;
+    con.is_search_failed = false;
+    con.search_match = -1;
+    con.search_text[0] = 0;
+    set_search_prompt();
+    return CC_REFRESH; /* libedit redraws the row with the new prompt */
+}
+
+/* One key during a search. Returns false for a key that ends it: that key
+ * is then the editor's (Enter sends the line found, an arrow moves in it). */
+static bool search_key(wchar_t wc)
+{
+    size_t len = strlen(con.search_text);
+    char mb[MB_LEN_MAX];
+    mbstate_t st;
+    memset(&st, 0, sizeof(st));
+    size_t n = wc >= 0x20 && iswprint((wint_t)wc) ? wcrtomb(mb, wc, &st) : (size_t)-1;
+    if (wc == 0x07) { /* Ctrl-G: back to the line as it was */
+        end_search(false);
+        return true;
+    }
+    if (wc != 0x12 && wc != 0x7f && wc != 0x08 &&
+        (n == (size_t)-1 || len + n >= sizeof(con.search_text))) {
+        end_search(true);
+        return false;
+    }
+    erase(terminal_columns());
+    if (wc == 0x12) { /* Ctrl-R again: an older entry */
+        search_from(con.search_match + 1);
+    } else if (wc == 0x7f || wc == 0x08) {
+        while (len && ((unsigned char)con.search_text[--len] & 0xc0) == 0x80)
+            ;
+        con.search_text[len] = 0;
+        con.is_search_failed = false;
+        if (len) {
+            search_from(0);
+        } else {
+            con.search_match = -1;
+            restore_line();
+        }
+    } else {
+        memcpy(con.search_text + len, mb, n);
+        con.search_text[len + n] = 0;
+        if (!con.is_search_failed)
+            search_from(con.search_match < 0 ? 0 : con.search_match);
+    }
+    set_search_prompt();
+    draw();
+    return true;
+}
+
+/* Ctrl-V: the next key goes into the line as it is (a Tab, a control
+ * character). libedit's own reads that key itself, and when it is slow to
+ * come takes it for the end of input. */
+static unsigned char quote_fn(EditLine *el, int ch)
+{
+    con.is_quoting = true;
+    return CC_NORM;
+}
+
+static bool insert_quoted(wchar_t wc)
+{
+    wchar_t s[2] = {wc, 0};
+    erase(terminal_columns());
+    el_winsertstr(con.el, s);
+    con.is_quoting = false;
+    draw();
+    return true;
 }
 
 /* ---- lines ---- */
@@ -344,6 +521,16 @@ static void read_keys(void)
         return;
     }
     while (con.in_pos < con.in_len && !con.is_finished) {
+        if (con.is_quoting || con.is_searching) {
+            wchar_t wc;
+            size_t n = next_key(&wc);
+            if (!n)
+                break; /* the rest of the character is still to come */
+            if (con.is_quoting ? insert_quoted(wc) : search_key(wc)) {
+                con.in_pos += n;
+                continue;
+            }
+        }
         /* The wide interface: el_gets() would convert the whole line to
          * multibyte after every key, quadratic in a long paste. */
         int n = 0;
@@ -471,17 +658,6 @@ static void set_locale(void)
     setlocale(LC_CTYPE, "C.UTF-8");
 }
 
-static size_t text_width(const char *s)
-{
-    size_t w = 0;
-    wchar_t wc;
-    mbstate_t st;
-    memset(&st, 0, sizeof(st));
-    for (size_t n; *s && (n = mbrtowc(&wc, s, strlen(s), &st)) > 0 && n < (size_t)-2; s += n)
-        w += char_width(wc, w, 1000);
-    return w;
-}
-
 static int start_editor(void)
 {
     con.out = isatty(STDOUT_FILENO) ? stdout : stderr;
@@ -503,6 +679,13 @@ static int start_editor(void)
     /* The wide form: the narrow one copies the two strings and leaks them. */
     el_wset(con.el, EL_ADDFN, L"wsc-complete", L"complete a slash command", complete_fn);
     el_set(con.el, EL_BIND, "^I", "wsc-complete", NULL);
+    el_wset(con.el, EL_ADDFN, L"wsc-search", L"search the history", search_fn);
+    el_set(con.el, EL_BIND, "^R", "wsc-search", NULL);
+    el_wset(con.el, EL_ADDFN, L"wsc-quote", L"insert the next key as it is", quote_fn);
+    el_set(con.el, EL_BIND, "^V", "wsc-quote", NULL);
+    /* M-x reads a libedit command line with keys of its own: not here. */
+    el_set(con.el, EL_BIND, "\\ex", "ed-unassigned", NULL);
+    el_set(con.el, EL_BIND, "\\eX", "ed-unassigned", NULL);
     /* Between lines libedit briefly puts the terminal in its "cooked"
      * mode: keep echo and line buffering off there too, so that keys
      * arriving at that moment are neither echoed twice nor held back. */
@@ -527,12 +710,12 @@ int console_start(const char *prompt, console_line_fn on_line, void *ctx)
     con.on_line = on_line;
     con.ctx = ctx;
     buf_init(&con.line, 0);
+    buf_init(&con.saved_line, 0);
     con.is_tty = isatty(STDIN_FILENO);
     con.is_active = true;
     if (!con.is_tty)
         return 0;
     set_locale();
-    con.prompt_width = text_width(con.prompt);
     if (start_editor() != 0) {
         /* No line editor (out of memory, an unusable terminal): plain lines. */
         if (con.el)
@@ -572,6 +755,7 @@ void console_stop(void)
     if (con.hist)
         history_end(con.hist);
     buf_free(&con.line);
+    buf_free(&con.saved_line);
     con.el = NULL;
     con.hist = NULL;
     con.is_active = false;

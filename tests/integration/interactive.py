@@ -558,6 +558,95 @@ def resize_then_message():
 
 
 @t.test
+def history_search():
+    if not shutil.which("tmux"):
+        t.skip("Ctrl-R searches the history", "tmux is not installed")
+        return
+    lst = Listener()
+    scr = Tmux([lst.url], rows=10, cols=60)
+    scr.wait_screen(lambda s: s[0].startswith(">"))
+    for line in ("hello one", "hello two", "other"):
+        scr.type(line)
+        scr.keys("Enter")
+    lst.proc.wait_out(lambda out: out.endswith(b"other\n"), 5)
+    scr.type("draft")
+    scr.keys("Left", "Left", "C-r")
+    scr.type("hel")
+    want = ["> hello one", "> hello two", "> other", "(reverse-i-search)`hel': hello two"]
+    ok = scr.wait_screen(lambda s: [row for row in s if row] == want)
+    t.ok(ok, "Ctrl-R: the newest line holding the text, in readline's prompt",
+         "\n".join(scr.screen()))
+    t.is_(scr.cursor(), (len("(reverse-i-search)`hel': "), 3), "Ctrl-R: the cursor on the match")
+    # The loop goes on during a search: a message is printed at once, above it.
+    lst.send(b"during the search\n")
+    want = want[:3] + ["< during the search", want[3]]
+    ok = scr.wait_screen(lambda s: [row for row in s if row] == want)
+    t.ok(ok, "Ctrl-R: a message arriving during the search is printed above the search row, "
+         "nothing left behind", "\n".join(scr.screen()))
+    scr.keys("C-r")
+    want[-1] = "(reverse-i-search)`hel': hello one"
+    ok = scr.wait_screen(lambda s: [row for row in s if row] == want)
+    t.ok(ok, "Ctrl-R again: the next older match", "\n".join(scr.screen()))
+    scr.type("z")
+    want[-1] = "(failed reverse-i-search)`helz': hello one"
+    ok = scr.wait_screen(lambda s: [row for row in s if row] == want)
+    t.ok(ok, "Ctrl-R: text no line holds says failed and keeps the match",
+         "\n".join(scr.screen()))
+    scr.keys("C-g")
+    want[-1] = "> draft"
+    ok = scr.wait_screen(lambda s: [row for row in s if row] == want)
+    t.ok(ok, "Ctrl-G: the line as it was before the search", "\n".join(scr.screen()))
+    t.is_(scr.cursor(), (len("> dra"), 4), "Ctrl-G: and its cursor")
+    scr.keys("C-a", "C-k", "C-r")
+    scr.type("two")
+    scr.keys("Enter")
+    ok = lst.proc.wait_out(lambda out: out.endswith(b"other\nhello two\n"), 5)
+    t.ok(ok, "Ctrl-R, Enter: the line found is sent", repr(lst.proc.out[-100:]))
+    want = want[:4] + ["> hello two", ">"]
+    ok = scr.wait_screen(lambda s: [row.rstrip() for row in s if row] == want)
+    t.ok(ok, "Ctrl-R, Enter: it stays on the screen with the usual prompt",
+         "\n".join(scr.screen()))
+    scr.kill()
+
+
+@t.test
+def keys_waiting_for_a_second_key():
+    # Esc and Ctrl-V wait for another key; messages go on being printed meanwhile.
+    lst = Listener()
+    term = Term([lst.url])
+    connected(term)
+    term.send(b"ab\x1b")
+    time.sleep(0.2)
+    mark = len(term.out)
+    lst.send(b"after esc\n")
+    t.ok(term.wait_for(b"< after esc\r\n", 3, mark),
+         "a lone Esc: a message arriving then is printed before any other key",
+         repr(term.out[mark:]))
+    term.send(b"\x1bb\x1b[C\x1b[CX\r")  # Esc b: a word back; then two arrows right
+    t.ok(lst.proc.wait_out(lambda out: out.endswith(b"abX\n"), 5),
+         "a lone Esc given up is dropped; Esc b and the arrows still work",
+         repr(lst.proc.out[-50:]))
+    term.send(b"x\x16")
+    time.sleep(0.2)
+    mark = len(term.out)
+    lst.send(b"after ctrl-v\n")
+    t.ok(term.wait_for(b"< after ctrl-v\r\n", 3, mark),
+         "Ctrl-V: a message arriving then is printed before any other key",
+         repr(term.out[mark:]))
+    term.send(b"\ty\r")
+    t.ok(lst.proc.wait_out(lambda out: out.endswith(b"x\ty\n"), 5),
+         "Ctrl-V Tab: a tab goes into the line", repr(lst.proc.out[-50:]))
+    term.send(b"\x16")
+    time.sleep(1.5)
+    t.is_(term.poll(), None, "Ctrl-V on an empty line, then a pause: not taken for Ctrl-D")
+    term.send(b"\x04\r")
+    t.ok(lst.proc.wait_out(lambda out: out.endswith(b"\n\x04\n"), 5),
+         "Ctrl-V Ctrl-D: a Ctrl-D goes into the line", repr(lst.proc.out[-50:]))
+    term.send(b"\x04")
+    t.is_(term.wait(), 0, "then Ctrl-D on the empty line: exit 0")
+
+
+@t.test
 def ctrl_d_closes_like_eof():
     srv = raw()
     term = Term([srv.url])
