@@ -110,17 +110,31 @@ static void history_add(const char *line, size_t len)
 
 /* ---- drawing ---- */
 
-/* Columns libedit uses to draw c at column col (see its refresh.c). */
-static size_t char_width(wchar_t c, size_t col, size_t cols)
+/* The columns of a printable character as libedit counts them. */
+static size_t print_width(wchar_t c)
 {
-    if (c == L'\t')
-        return 8 - (col % cols) % 8;
-    if (c < 0x20 || c == 0x7f)
-        return 2; /* ^X */
-    if (!iswprint((wint_t)c))
-        return c > 0xffff ? 8 : 7; /* \U+XXXXX */
     int w = wcwidth(c);
-    return w < 0 ? 1 : (size_t)w;
+    return w < 0 ? 0 : (size_t)w;
+}
+
+/* Where libedit draws the character after c, c drawn at col on a screen
+ * cols wide; col counts from the first column of the prompt's row. As in
+ * its refresh.c: a tab stops at the row's end, a wide character that does
+ * not fit goes whole to the next row, \n starts one, control characters
+ * are ^X and other unprintable ones \U+XXXX. */
+static size_t place(wchar_t c, size_t col, size_t cols)
+{
+    size_t h = col % cols, row = col - h;
+    if (c == L'\n')
+        return row + cols;
+    if (c == L'\t')
+        return row + (h / 8 * 8 + 8 < cols ? h / 8 * 8 + 8 : cols);
+    if (c < 0x20 || c == 0x7f)
+        return col + 2;
+    if (!iswprint((wint_t)c))
+        return col + (c > 0xffff ? 8 : 7);
+    size_t w = print_width(c);
+    return h + w > cols ? row + cols + w : col + w;
 }
 
 static size_t terminal_columns(void)
@@ -131,17 +145,6 @@ static size_t terminal_columns(void)
     return (size_t)cols;
 }
 
-static size_t text_width(const char *s)
-{
-    size_t w = 0;
-    wchar_t wc;
-    mbstate_t st;
-    memset(&st, 0, sizeof(st));
-    for (size_t n; *s && (n = mbrtowc(&wc, s, strlen(s), &st)) > 0 && n < (size_t)-2; s += n)
-        w += char_width(wc, w, 1000);
-    return w;
-}
-
 static const char *shown_prompt(void)
 {
     return con.is_searching ? con.search_prompt : con.prompt;
@@ -150,10 +153,20 @@ static const char *shown_prompt(void)
 /* Rows between the first row of the prompt and the cursor. */
 static size_t cursor_row(size_t cols)
 {
+    size_t col = 0;
+    wchar_t wc;
+    mbstate_t st;
+    memset(&st, 0, sizeof(st));
+    const char *s = shown_prompt();
+    for (size_t n; *s && (n = mbrtowc(&wc, s, strlen(s), &st)) > 0 && n < (size_t)-2; s += n)
+        col = place(wc, col, cols);
     const LineInfoW *li = el_wline(con.el);
-    size_t col = text_width(shown_prompt());
     for (const wchar_t *p = li->buffer; p < li->cursor; p++)
-        col += char_width(*p, col, cols);
+        col = place(*p, col, cols);
+    /* on a wide character that goes to the next row, the cursor goes too */
+    if (li->cursor < li->lastchar && iswprint((wint_t)*li->cursor) &&
+        col % cols + print_width(*li->cursor) > cols)
+        col += cols - col % cols;
     return col / cols;
 }
 
@@ -414,11 +427,12 @@ static bool search_key(wchar_t wc)
         end_search(false);
         return true;
     }
-    if (wc != 0x12 && wc != 0x7f && wc != 0x08 &&
-        (n == (size_t)-1 || len + n >= sizeof(con.search_text))) {
+    if (wc != 0x12 && wc != 0x7f && wc != 0x08 && n == (size_t)-1) {
         end_search(true);
         return false;
     }
+    if (n != (size_t)-1 && len + n >= sizeof(con.search_text))
+        return true; /* long enough: the key is ignored */
     erase(terminal_columns());
     if (wc == 0x12) { /* Ctrl-R again: an older entry */
         search_from(con.search_match + 1);
@@ -453,14 +467,16 @@ static unsigned char quote_fn(EditLine *el, int ch)
     return CC_NORM;
 }
 
-static bool insert_quoted(wchar_t wc)
+/* A newline stays out: in the line it would end the line. */
+static void insert_quoted(wchar_t wc)
 {
+    con.is_quoting = false;
+    if (wc == L'\n')
+        return;
     wchar_t s[2] = {wc, 0};
     erase(terminal_columns());
     el_winsertstr(con.el, s);
-    con.is_quoting = false;
     draw();
-    return true;
 }
 
 /* ---- lines ---- */
@@ -512,6 +528,12 @@ static void end_of_input(void)
     con.on_line(con.ctx, NULL);
 }
 
+static bool line_is_empty(void)
+{
+    const LineInfoW *li = el_wline(con.el);
+    return li->lastchar == li->buffer;
+}
+
 static void read_keys(void)
 {
     check_size();
@@ -521,30 +543,34 @@ static void read_keys(void)
         return;
     }
     while (con.in_pos < con.in_len && !con.is_finished) {
-        if (con.is_quoting || con.is_searching) {
-            wchar_t wc;
-            size_t n = next_key(&wc);
-            if (!n)
-                break; /* the rest of the character is still to come */
-            if (con.is_quoting ? insert_quoted(wc) : search_key(wc)) {
-                con.in_pos += n;
-                continue;
-            }
+        wchar_t wc;
+        size_t n = next_key(&wc);
+        if (!n)
+            break; /* the rest of the character is still to come */
+        if (con.is_quoting || (con.is_searching && search_key(wc))) {
+            if (con.is_quoting)
+                insert_quoted(wc);
+            con.in_pos += n;
+            continue;
+        }
+        /* Told by the key, not by the line libedit returns, which may
+         * hold a Ctrl-D put there with Ctrl-V. */
+        if (wc == 4 && line_is_empty()) {
+            con.in_pos += n;
+            end_of_input();
+            return;
         }
         /* The wide interface: el_gets() would convert the whole line to
          * multibyte after every key, quadratic in a long paste. */
-        int n = 0;
-        const wchar_t *w = el_wgets(con.el, &n);
+        int len = 0;
+        const wchar_t *w = el_wgets(con.el, &len);
         if (con.is_eof) {
             end_of_input();
             return;
         }
-        if (!w || n <= 0)
-            continue;
-        if (w[n - 1] == L'\n')
-            accept_line(w, (size_t)n - 1);
-        else if (n == 1 && w[0] == 4) /* Ctrl-D on an empty line */
-            end_of_input();
+        /* The line holds no other \n: Ctrl-V does not insert one. */
+        if (w && len > 0 && w[len - 1] == L'\n')
+            accept_line(w, (size_t)len - 1);
     }
 }
 

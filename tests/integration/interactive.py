@@ -639,11 +639,63 @@ def keys_waiting_for_a_second_key():
     term.send(b"\x16")
     time.sleep(1.5)
     t.is_(term.poll(), None, "Ctrl-V on an empty line, then a pause: not taken for Ctrl-D")
-    term.send(b"\x04\r")
+    term.send(b"\x04\x1b[D")
+    time.sleep(0.3)
+    t.is_(term.poll(), None, "Ctrl-V Ctrl-D, then Left: the line holding ^D is no end of input")
+    term.send(b"\r")
     t.ok(lst.proc.wait_out(lambda out: out.endswith(b"\n\x04\n"), 5),
          "Ctrl-V Ctrl-D: a Ctrl-D goes into the line", repr(lst.proc.out[-50:]))
+    term.send(b"ab\x16\r\x1b[D")
+    time.sleep(0.3)
+    term.send(b"c\r")
+    t.ok(lst.proc.wait_out(lambda out: out.endswith(b"\n\x04\nacb\n"), 5),
+         "Ctrl-V Enter puts no newline in the line, nor sends it", repr(lst.proc.out[-50:]))
+    # Half a character typed: the loop goes on until the rest comes.
+    term.send("dé漢".encode()[:-1])
+    time.sleep(0.2)
+    mark = len(term.out)
+    lst.send(b"half a character\n")
+    t.ok(term.wait_for(b"< half a character\r\n", 3, mark),
+         "half a UTF-8 character typed: a message arriving then is printed at once",
+         repr(term.out[mark:]))
+    term.send("dé漢".encode()[-1:] + b"\r")
+    t.ok(lst.proc.wait_out(lambda out: out.endswith("dé漢\n".encode()), 5),
+         "... and the character, completed, is in the line", repr(lst.proc.out[-50:]))
     term.send(b"\x04")
     t.is_(term.wait(), 0, "then Ctrl-D on the empty line: exit 0")
+
+
+@t.test
+def rows_counted_as_libedit_draws_them():
+    # erase() must go up exactly the rows libedit drew: a wide character that does not
+    # fit at a row's end goes whole to the next row, a tab stops at the row's end.
+    if not shutil.which("tmux"):
+        t.skip("rows counted as libedit draws them", "tmux is not installed")
+        return
+    lst = Listener()
+    scr = Tmux([lst.url], rows=12, cols=60)
+    scr.wait_screen(lambda s: s[0].startswith(">"))
+    wide = "a" + "漢" * 17 + "字b"
+    scr.type(wide)
+    scr.keys("Enter")
+    lst.proc.wait_out(lambda out: out.endswith((wide + "\n").encode()), 5)
+    scr.keys("C-r")
+    scr.type("字")
+    lst.send(b"during a wrapped search\n")
+    want = ["> " + wide, "< during a wrapped search",
+            "(reverse-i-search)`字': a" + "漢" * 17, "字b"]
+    ok = scr.wait_screen(lambda s: [row.rstrip() for row in s if row.strip()] == want)
+    t.ok(ok, "a wide character pushed to the next row: the search row is redrawn, not left "
+         "behind", "\n".join(scr.screen()))
+    scr.keys("C-g")
+    scr.type("x" * 56)
+    scr.keys("C-v", "Tab")
+    scr.type("y" * 56)
+    lst.send(b"after a tab at the row's end\n")
+    want = want[:2] + ["< after a tab at the row's end", "> " + "x" * 56, "y" * 56]
+    ok = scr.wait_screen(lambda s: [row.rstrip() for row in s if row.strip()] == want)
+    t.ok(ok, "a tab at a row's end: the rows above stay", "\n".join(scr.screen()))
+    scr.kill()
 
 
 @t.test
