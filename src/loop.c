@@ -73,6 +73,8 @@ struct loop {
     struct peer *showing;       /* the peer whose message is being printed, if any */
     bool is_interactive;        /* stdin is the console */
     bool output_gone;           /* stdout failed: closing */
+    bool input_failed;          /* listen mode: stdin could not be sent */
+    long accept_resume;         /* out of descriptors: the listener rests until then */
     struct command cmd;         /* the slash command being run; owned */
     long ping_sent_at;          /* /ping: when, for the round-trip time */
     uint8_t ping_payload[WS_MAX_CONTROL];
@@ -103,6 +105,7 @@ int loop_init_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    net_set_interrupt_fd(sig_pipe[0]);
     signal(SIGPIPE, SIG_IGN);
     return 0;
 }
@@ -692,6 +695,13 @@ static void read_input(struct loop *l)
     }
     if (input_read(l->in) != 0) {
         l->input_done = true;
+        if (l->opt->is_listen) {
+            /* one error for the server, not one per client */
+            error_line("%s", l->in->error);
+            l->input_failed = true;
+            close_all(l, WS_CLOSE_NORMAL);
+            return;
+        }
         for (size_t i = 0; i < l->num_peers; i++) {
             struct peer *p = l->peers[i];
             if (p->res.kind == END_NONE) {
@@ -972,13 +982,18 @@ static long next_timeout(const struct loop *l, long now)
     long next = -1;
     for (size_t i = 0; i < l->num_peers; i++) {
         const struct peer *p = l->peers[i];
-        long ds[3] = {p->deadline, p->next_ping, p->pong_deadline};
+        /* keepalive timers count only while check_keepalive() acts on them */
+        bool keeps_alive = p->phase == PHASE_OPEN && p->ws.state == WS_STATE_OPEN;
+        long ds[3] = {p->deadline, keeps_alive ? p->next_ping : 0,
+                      keeps_alive ? p->pong_deadline : 0};
         for (size_t k = 0; k < 3; k++)
             if (ds[k] && (next < 0 || ds[k] < next))
                 next = ds[k];
     }
     if (l->wait_deadline && (next < 0 || l->wait_deadline < next))
         next = l->wait_deadline;
+    if (l->accept_resume > now && (next < 0 || l->accept_resume < next))
+        next = l->accept_resume;
     for (size_t i = 0; i < l->num_peers; i++) {
         const struct peer *p = l->peers[i];
         if (p->phase != PHASE_DONE && !is_held(p) && stream_pending(p->stream))
@@ -1009,23 +1024,26 @@ static void service_peer(struct peer *p, short revents)
 /* One turn: poll, then service whatever is ready. Returns -1 on a fatal error. */
 static int loop_turn(struct loop *l, int lfd, struct tls_context *tls)
 {
+    /* First, as it may fail and queue a close that the poll set must include. */
+    if (output_flush(l->out) != 0 && !l->output_gone)
+        output_gone(l);
+    if (l->close_requested && l->num_peers == 0)
+        return 0; /* a server with no client left to close: done */
     struct pollfd fds[MAX_PEERS + 3]; /* peers, signals, stdin, listener */
     size_t nfds = 0;
     fds[nfds++] = (struct pollfd){.fd = sig_pipe[0], .events = POLLIN};
     bool reads_input = input_allowed(l);
     fds[nfds++] = (struct pollfd){.fd = reads_input ? STDIN_FILENO : -1, .events = POLLIN};
-    bool accepts = lfd >= 0 && l->num_peers < MAX_PEERS && !l->close_requested;
+    bool accepts = lfd >= 0 && l->num_peers < MAX_PEERS && !l->close_requested &&
+                   net_now_ms() >= l->accept_resume;
     fds[nfds++] = (struct pollfd){.fd = accepts ? lfd : -1, .events = POLLIN};
     size_t first_peer = nfds;
     add_peer_fds(l, fds, &nfds);
 
-    long now = net_now_ms();
-    if (output_flush(l->out) != 0 && !l->output_gone)
-        output_gone(l);
-    int r = poll(fds, (nfds_t)nfds, (int)next_timeout(l, now));
+    int r = poll(fds, (nfds_t)nfds, (int)next_timeout(l, net_now_ms()));
     if (r < 0 && errno != EINTR)
         return -1;
-    now = net_now_ms();
+    long now = net_now_ms();
     if (r > 0 && fds[0].revents)
         handle_signals(l);
     size_t count = l->num_peers;
@@ -1034,7 +1052,8 @@ static int loop_turn(struct loop *l, int lfd, struct tls_context *tls)
     /* A signal or a peer's close handled above may have ended the input. */
     if (r > 0 && fds[1].revents && input_allowed(l))
         read_input(l);
-    if (accepts && r > 0 && fds[2].revents) {
+    /* A signal handled above may have begun the end: no new client then. */
+    if (accepts && !l->close_requested && r > 0 && fds[2].revents) {
         char name[80];
         int fd = net_accept(lfd, name, sizeof(name));
         char err[256];
@@ -1051,6 +1070,9 @@ static int loop_turn(struct loop *l, int lfd, struct tls_context *tls)
             stream_free(s);
         } else if (fd >= 0) {
             close(fd);
+        } else if (errno == EMFILE || errno == ENFILE) {
+            /* the client waits in the backlog; polling again at once would spin */
+            l->accept_resume = now + 100;
         }
     }
     if (l->wait_deadline && now >= l->wait_deadline) {
@@ -1149,8 +1171,8 @@ static void report_server_end(struct loop *l, struct peer *p)
     }
 }
 
-int loop_run_server(int lfd, struct tls_context *tls, const struct options *opt,
-                    struct output *out)
+enum server_end loop_run_server(int lfd, struct tls_context *tls, const struct options *opt,
+                                struct output *out)
 {
     struct loop l;
     struct input in;
@@ -1161,9 +1183,15 @@ int loop_run_server(int lfd, struct tls_context *tls, const struct options *opt,
     }
     loop_init(&l, opt, out, uses_stdin ? &in : NULL);
     l.rbuf = malloc(READ_SIZE);
-    int rc = l.rbuf ? 0 : -1;
+    int rc = 0;
+    if (!l.rbuf) {
+        error_line("out of memory");
+        rc = -1;
+    }
     while (rc == 0 && !(l.close_requested && l.num_peers == 0) && l.interrupts < 2) {
         rc = loop_turn(&l, lfd, tls);
+        if (rc != 0)
+            error_line("poll: %s", strerror(errno));
         size_t kept = 0;
         for (size_t i = 0; i < l.num_peers; i++) {
             struct peer *p = l.peers[i];
@@ -1181,5 +1209,7 @@ int loop_run_server(int lfd, struct tls_context *tls, const struct options *opt,
     if (uses_stdin)
         input_free(&in);
     loop_free(&l);
-    return rc;
+    if (rc != 0 || l.input_failed)
+        return SERVER_FAILED;
+    return l.interrupts >= 2 ? SERVER_INTERRUPTED : SERVER_OK;
 }

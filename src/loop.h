@@ -49,11 +49,12 @@ struct loop_result {
 void loop_run_client(struct stream *s, const struct options *opt, struct hs_client *hs,
                      struct input *in, struct output *out, struct loop_result *res);
 
-/* Server: accepts clients on lfd until interrupted. Returns 0, or -1 when
- * the loop cannot go on (out of memory, poll failure). */
+/* Server: accepts clients on lfd until interrupted, or until stdin or stdout
+ * fails. SERVER_FAILED has been reported on stderr. */
+enum server_end { SERVER_OK, SERVER_INTERRUPTED, SERVER_FAILED };
 struct tls_context;
-int loop_run_server(int lfd, struct tls_context *tls, const struct options *opt,
-                    struct output *out);
+enum server_end loop_run_server(int lfd, struct tls_context *tls, const struct options *opt,
+                                struct output *out);
 
 /* Waits ms milliseconds; returns -1 at once when SIGINT or SIGTERM comes. */
 int loop_sleep(long ms);

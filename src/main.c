@@ -188,6 +188,10 @@ static int connect_url(const struct url *u, const struct options *opt, const str
 {
     char err[1024];
     int fd = open_socket(u, opt, out, err, sizeof(err));
+    if (fd < 0 && net_was_interrupted()) {
+        error_line("interrupted while connecting");
+        return EXIT_INTERRUPTED;
+    }
     if (fd < 0) {
         error_line("%s", err);
         return EXIT_CONNECT;
@@ -345,7 +349,10 @@ static int reconnect_wait(unsigned attempt, const struct output *out)
     if (ms > 30000)
         ms = 30000;
     note(out, "reconnecting in %.1f s (attempt %u)", ms / 1000.0, attempt);
-    return loop_sleep(ms);
+    if (loop_sleep(ms) == 0)
+        return 0;
+    error_line("interrupted while waiting to reconnect");
+    return -1;
 }
 
 static int run_client(const struct options *opt, struct output *out)
@@ -399,8 +406,10 @@ static int run_client(const struct options *opt, struct output *out)
         status = connect_url(&u, opt, out, &s);
         if (status == EXIT_CONNECT && opt->has_reconnect && attempts > 0 &&
             (!opt->reconnect_tries || attempts < opt->reconnect_tries)) {
-            if (reconnect_wait(++attempts, out) != 0)
+            if (reconnect_wait(++attempts, out) != 0) {
+                status = EXIT_INTERRUPTED;
                 break;
+            }
             continue;
         }
         if (status != EXIT_OK)
@@ -447,8 +456,21 @@ static int run_client(const struct options *opt, struct output *out)
 static int run_server(const struct options *opt, struct output *out)
 {
     char err[512];
+    struct tls_context *tls = NULL;
+    if (opt->cert_file) {
+        struct tls_options to = {
+            .is_server = true, .ca_file = opt->ca_file, .cert_file = opt->cert_file,
+            .key_file = opt->key_file, .passphrase = opt->passphrase,
+        };
+        tls = tls_context_new(&to, err, sizeof(err));
+        if (!tls) {
+            error_line("%s", err);
+            return EXIT_CONNECT;
+        }
+    }
     int lfd = net_listen(opt->bind, opt->listen_port, err, sizeof(err));
     if (lfd < 0) {
+        tls_context_free(tls);
         error_line("%s", err);
         return EXIT_CONNECT;
     }
@@ -459,23 +481,12 @@ static int run_server(const struct options *opt, struct output *out)
         error_line("listening on %s", where);
     else
         note(out, "listening on %s", where);
-    struct tls_context *tls = NULL;
-    if (opt->cert_file) {
-        struct tls_options to = {
-            .is_server = true, .ca_file = opt->ca_file, .cert_file = opt->cert_file,
-            .key_file = opt->key_file, .passphrase = opt->passphrase,
-        };
-        tls = tls_context_new(&to, err, sizeof(err));
-        if (!tls) {
-            close(lfd);
-            error_line("%s", err);
-            return EXIT_ERROR;
-        }
-    }
-    int rc = loop_run_server(lfd, tls, opt, out);
+    enum server_end end = loop_run_server(lfd, tls, opt, out);
     tls_context_free(tls);
     close(lfd);
-    return rc == 0 ? EXIT_OK : EXIT_ERROR;
+    return end == SERVER_INTERRUPTED ? EXIT_INTERRUPTED
+           : end == SERVER_FAILED    ? EXIT_ERROR
+                                     : EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -497,7 +508,12 @@ int main(int argc, char **argv)
     struct output out;
     output_init(&out, &opt);
     int status = opt.is_listen ? run_server(&opt, &out) : run_client(&opt, &out);
-    output_flush(&out);
+    /* What the loop could not write in its last turn fails here: a pipe
+     * whose reader left is a normal end, anything else (a full disk) not. */
+    if (output_flush(&out) != 0 && out.error_no != EPIPE && status == EXIT_OK) {
+        error_line("cannot write output: %s", strerror(out.error_no));
+        status = EXIT_ERROR;
+    }
     output_free(&out);
     return status;
 }

@@ -46,6 +46,40 @@ static void describe(const struct sockaddr *sa, char *out, size_t outlen)
     }
 }
 
+static int interrupt_fd = -1;
+
+void net_set_interrupt_fd(int fd)
+{
+    interrupt_fd = fd;
+}
+
+bool net_was_interrupted(void)
+{
+    struct pollfd p = {.fd = interrupt_fd, .events = POLLIN};
+    return interrupt_fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+int net_wait(int fd, short events, long deadline)
+{
+    for (;;) {
+        long left = deadline - net_now_ms();
+        if (left <= 0)
+            return 0;
+        /* The interrupt stays unread: the caller's caller acts on it. */
+        struct pollfd p[2] = {{.fd = fd, .events = events},
+                              {.fd = interrupt_fd, .events = POLLIN}};
+        int r = poll(p, 2, left > 60000 ? 60000 : (int)left);
+        if (r > 0 && p[1].revents) {
+            errno = EINTR;
+            return -1;
+        }
+        if (r > 0)
+            return 1;
+        if (r < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
 /* Connects one address, waiting at most until the deadline. */
 static int connect_one(const struct addrinfo *ai, long deadline, int *err_no)
 {
@@ -60,30 +94,20 @@ static int connect_one(const struct addrinfo *ai, long deadline, int *err_no)
         return fd;
     if (errno != EINPROGRESS)
         goto fail;
-    for (;;) {
-        long left = deadline - net_now_ms();
-        if (left <= 0) {
-            errno = ETIMEDOUT;
-            goto fail;
-        }
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        int r = poll(&p, 1, (int)left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            goto fail;
-        if (r == 0)
-            continue;
-        int soerr = 0;
-        socklen_t len = sizeof(soerr);
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-            goto fail;
-        if (soerr) {
-            errno = soerr;
-            goto fail;
-        }
-        return fd;
+    int r = net_wait(fd, POLLOUT, deadline);
+    if (r == 0)
+        errno = ETIMEDOUT;
+    if (r <= 0)
+        goto fail;
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+        goto fail;
+    if (soerr) {
+        errno = soerr;
+        goto fail;
     }
+    return fd;
 fail:
     *err_no = errno;
     close(fd);
@@ -119,7 +143,7 @@ int net_connect(const char *host, unsigned port, int family, int timeout_ms, cha
     long deadline = net_now_ms() + (timeout_ms > 0 ? timeout_ms : 24L * 3600 * 1000);
     int fd = -1, last_errno = 0;
     char last_addr[80] = "";
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+    for (struct addrinfo *ai = res; ai && fd < 0 && last_errno != EINTR; ai = ai->ai_next) {
         describe(ai->ai_addr, last_addr, sizeof(last_addr));
         fd = connect_one(ai, deadline, &last_errno);
     }

@@ -4,6 +4,7 @@
 #ifndef WSC_NET_H
 #define WSC_NET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* family: 0 for any, 4 or 6 to force one. Returns a non-blocking socket. */
@@ -16,6 +17,13 @@ int net_listen(const char *addr, unsigned port, char *err, size_t errlen);
  * Returns -1 when none is waiting. */
 int net_accept(int lfd, char *name, size_t namelen);
 int net_set_nonblocking(int fd);
+/* A descriptor that turns readable when the user interrupts (the signal
+ * pipe): the waits below then end early with errno EINTR. */
+void net_set_interrupt_fd(int fd);
+bool net_was_interrupted(void);
+/* Waits for events on fd until the deadline (net_now_ms): 1 ready, 0 timed
+ * out, -1 error or interrupted (errno). */
+int net_wait(int fd, short events, long deadline);
 /* Milliseconds on the monotonic clock: the time base of every deadline. */
 long net_now_ms(void);
 /* The local address of a socket, as host:port or [v6]:port. */

@@ -65,6 +65,9 @@ struct tls_context *tls_context_new(const struct tls_options *o, char *err, size
         goto fail;
     }
     SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+    /* A TCP close without close_notify reads as the end of the stream: the
+     * WebSocket close handshake, not TLS, tells a clean end from a cut. */
+    SSL_CTX_set_options(t->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                                  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     const char *keylog_file = getenv("SSLKEYLOGFILE");
@@ -133,13 +136,16 @@ void tls_context_free(struct tls_context *t)
 }
 
 /* Describes a failed TLS operation, with the verification verdict when the
- * certificate was the cause. */
+ * certificate was the cause. A failure after the handshake is the
+ * connection's, not the TLS set-up's. */
 static void describe_failure(struct stream *s, SSL *ssl, int code)
 {
-    long verify = SSL_get_verify_result(ssl);
+    bool is_handshake = !SSL_is_init_finished(ssl);
+    long verify = SSL_get_verify_mode(ssl) == SSL_VERIFY_NONE ? X509_V_OK
+                                                               : SSL_get_verify_result(ssl);
     unsigned long e = ERR_peek_error();
-    s->is_tls_error = true;
-    if (verify != X509_V_OK) {
+    s->is_tls_error = is_handshake;
+    if (is_handshake && verify != X509_V_OK) {
         snprintf(s->error, sizeof(s->error), "TLS: certificate refused: %s",
                  X509_verify_cert_error_string(verify));
     } else if (e) {
@@ -148,10 +154,8 @@ static void describe_failure(struct stream *s, SSL *ssl, int code)
         snprintf(s->error, sizeof(s->error), "TLS: %s", detail);
     } else if (code == SSL_ERROR_SYSCALL && errno) {
         snprintf(s->error, sizeof(s->error), "TLS: %s", strerror(errno));
-        s->is_tls_error = !SSL_is_init_finished(ssl) ? true : false;
     } else {
         snprintf(s->error, sizeof(s->error), "TLS: the connection ended unexpectedly");
-        s->is_tls_error = !SSL_is_init_finished(ssl);
     }
     ERR_clear_error();
 }
@@ -175,10 +179,6 @@ static ssize_t finish(struct stream *s, SSL *ssl, int ok, size_t n, bool is_read
         return STREAM_AGAIN;
     case SSL_ERROR_ZERO_RETURN:
         return 0;
-    case SSL_ERROR_SYSCALL:
-        if (!ERR_peek_error() && errno == 0 && is_read && SSL_is_init_finished(ssl))
-            return 0; /* TCP closed without close_notify: the WebSocket layer judges it */
-        /* fall through */
     default:
         describe_failure(s, ssl, code);
         return STREAM_ERROR;

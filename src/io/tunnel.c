@@ -9,22 +9,6 @@
 #include "http.h"
 #include "net.h"
 
-/* Waits for events on fd until the deadline: 1 ready, 0 timed out, -1 error. */
-static int wait_for(int fd, short events, long deadline)
-{
-    for (;;) {
-        long left = deadline - net_now_ms();
-        if (left <= 0)
-            return 0;
-        struct pollfd p = {.fd = fd, .events = events};
-        int r = poll(&p, 1, left > 60000 ? 60000 : (int)left);
-        if (r > 0)
-            return 1;
-        if (r < 0 && errno != EINTR)
-            return -1;
-    }
-}
-
 static int send_all(int fd, const uint8_t *p, size_t len, long deadline, char *err, size_t errlen)
 {
     while (len) {
@@ -38,7 +22,7 @@ static int send_all(int fd, const uint8_t *p, size_t len, long deadline, char *e
             snprintf(err, errlen, "cannot send CONNECT to the proxy: %s", strerror(errno));
             return -1;
         }
-        int w = wait_for(fd, POLLOUT, deadline);
+        int w = net_wait(fd, POLLOUT, deadline);
         if (w <= 0) {
             snprintf(err, errlen, "cannot send CONNECT to the proxy: %s",
                      w == 0 ? "timed out" : strerror(errno));
@@ -74,7 +58,7 @@ static int read_head(int fd, long deadline, struct buf *head, char *err, size_t 
 {
     char peek[HTTP_MAX_HEAD + 1];
     for (;;) {
-        int w = wait_for(fd, POLLIN, deadline);
+        int w = net_wait(fd, POLLIN, deadline);
         if (w <= 0) {
             snprintf(err, errlen, "the proxy did not answer CONNECT%s%s",
                      w == 0 ? " in time" : ": ", w == 0 ? "" : strerror(errno));
