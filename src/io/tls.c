@@ -65,9 +65,6 @@ struct tls_context *tls_context_new(const struct tls_options *o, char *err, size
         goto fail;
     }
     SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
-    /* A TCP close without close_notify reads as the end of the stream: the
-     * WebSocket close handshake, not TLS, tells a clean end from a cut. */
-    SSL_CTX_set_options(t->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                                  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     const char *keylog_file = getenv("SSLKEYLOGFILE");
@@ -140,7 +137,7 @@ void tls_context_free(struct tls_context *t)
  * connection's, not the TLS set-up's. */
 static void describe_failure(struct stream *s, SSL *ssl, int code)
 {
-    bool is_handshake = !SSL_is_init_finished(ssl);
+    bool is_handshake = !s->is_secured;
     long verify = SSL_get_verify_mode(ssl) == SSL_VERIFY_NONE ? X509_V_OK
                                                                : SSL_get_verify_result(ssl);
     unsigned long e = ERR_peek_error();
@@ -160,11 +157,22 @@ static void describe_failure(struct stream *s, SSL *ssl, int code)
     ERR_clear_error();
 }
 
+static bool is_unexpected_eof(int code)
+{
+    unsigned long e = ERR_peek_error();
+    if (code == SSL_ERROR_SYSCALL)
+        return !e && errno == 0;
+    return code == SSL_ERROR_SSL && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+           ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+}
+
 /* Maps an SSL result to the stream convention. */
 static ssize_t finish(struct stream *s, SSL *ssl, int ok, size_t n, bool is_read)
 {
     s->read_wants_write = s->write_wants_read = false;
-    s->is_secured = SSL_is_init_finished(ssl);
+    /* once finished, for good: after a fatal error OpenSSL says it is not */
+    if (SSL_is_init_finished(ssl))
+        s->is_secured = true;
     if (ok)
         return (ssize_t)n;
     int code = SSL_get_error(ssl, 0);
@@ -180,6 +188,13 @@ static ssize_t finish(struct stream *s, SSL *ssl, int ok, size_t n, bool is_read
     case SSL_ERROR_ZERO_RETURN:
         return 0;
     default:
+        /* After the handshake a TCP close without close_notify is the end of
+         * the stream: the WebSocket close handshake, not TLS, tells a clean
+         * end from a cut. During it, the TLS set-up failed. */
+        if (is_read && s->is_secured && is_unexpected_eof(code)) {
+            ERR_clear_error();
+            return 0;
+        }
         describe_failure(s, ssl, code);
         return STREAM_ERROR;
     }
