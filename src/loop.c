@@ -112,12 +112,10 @@ int loop_init_signals(void)
 
 int loop_sleep(long ms)
 {
-    struct pollfd fd = {.fd = sig_pipe[0], .events = POLLIN};
-    long end = net_now_ms() + ms;
-    for (long left = ms; left > 0; left = end - net_now_ms()) {
-        if (poll(&fd, 1, (int)left) > 0)
-            return -1; /* the signal stays in the pipe for the next loop to see */
-    }
+    /* nothing to wait for but the signal pipe, which stays unread for the
+     * next loop to see */
+    if (net_wait(-1, 0, net_now_ms() + ms) < 0 && errno == EINTR)
+        return -1;
     return 0;
 }
 
@@ -1024,6 +1022,7 @@ static void service_peer(struct peer *p, short revents)
 /* One turn: poll, then service whatever is ready. Returns -1 on a fatal error. */
 static int loop_turn(struct loop *l, int lfd, struct tls_context *tls)
 {
+    long now = net_now_ms();
     /* First, as it may fail and queue a close that the poll set must include. */
     if (output_flush(l->out) != 0 && !l->output_gone)
         output_gone(l);
@@ -1035,15 +1034,15 @@ static int loop_turn(struct loop *l, int lfd, struct tls_context *tls)
     bool reads_input = input_allowed(l);
     fds[nfds++] = (struct pollfd){.fd = reads_input ? STDIN_FILENO : -1, .events = POLLIN};
     bool accepts = lfd >= 0 && l->num_peers < MAX_PEERS && !l->close_requested &&
-                   net_now_ms() >= l->accept_resume;
+                   now >= l->accept_resume;
     fds[nfds++] = (struct pollfd){.fd = accepts ? lfd : -1, .events = POLLIN};
     size_t first_peer = nfds;
     add_peer_fds(l, fds, &nfds);
 
-    int r = poll(fds, (nfds_t)nfds, (int)next_timeout(l, net_now_ms()));
+    int r = poll(fds, (nfds_t)nfds, (int)next_timeout(l, now));
     if (r < 0 && errno != EINTR)
         return -1;
-    long now = net_now_ms();
+    now = net_now_ms();
     if (r > 0 && fds[0].revents)
         handle_signals(l);
     size_t count = l->num_peers;

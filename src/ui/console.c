@@ -232,8 +232,8 @@ static char *prompt_fn(EditLine *el)
     return (char *)shown_prompt();
 }
 
-/* Refills the input buffer; blocks only when libedit is in the middle of
- * a key sequence and nothing is buffered. */
+/* Refills the input buffer with one read(), made only once poll() has
+ * said that stdin is readable. */
 static int fill(void)
 {
     if (con.in_pos) {
@@ -547,9 +547,12 @@ static void read_keys(void)
         size_t n = next_key(&wc);
         if (!n)
             break; /* the rest of the character is still to come */
-        if (con.is_quoting || (con.is_searching && search_key(wc))) {
-            if (con.is_quoting)
-                insert_quoted(wc);
+        if (con.is_quoting) {
+            insert_quoted(wc);
+            con.in_pos += n;
+            continue;
+        }
+        if (con.is_searching && search_key(wc)) {
             con.in_pos += n;
             continue;
         }
