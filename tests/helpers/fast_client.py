@@ -13,7 +13,6 @@ order before the server's close frame, 1 otherwise.
 import base64
 import json
 import os
-import socket
 import sys
 
 import wsframe
@@ -23,19 +22,8 @@ def main():
     port = int(sys.argv[1])
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
     key = base64.b64encode(os.urandom(16)).decode()
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.sendall((
-        f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-        f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
-    buf = bytearray()
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            sys.exit("fast_client: EOF during handshake")
-        buf += chunk
-    head, _, rest = bytes(buf).partition(b"\r\n\r\n")
-    if b" 101 " not in head.split(b"\r\n")[0] or wsframe.accept_key(key).encode() not in head:
+    sock, head, rest = wsframe.client_handshake(port, key=key, timeout=10)
+    if " 101 " not in head.split("\r\n")[0] or wsframe.accept_key(key) not in head:
         sys.exit("fast_client: bad handshake response: %r" % head)
     buf = bytearray(rest)
 

@@ -1,7 +1,7 @@
 """Bare RFC 6455 framing for the test helpers (stdlib only, no validation beyond parsing).
 
-Shared by raw_server.py and fast_client.py; deliberately permissive so that helpers can
-build and record frames that break the rules.
+Shared by the scripted servers, fast_client.py and the integration tests; deliberately
+permissive so that helpers can build and record frames that break the rules.
 """
 
 import base64
@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import select
+import socket
 import struct
 import threading
 import time
@@ -23,6 +24,36 @@ def accept_key(key):
     if isinstance(key, str):
         key = key.encode("ascii")
     return base64.b64encode(hashlib.sha1(key.strip() + GUID).digest()).decode("ascii")
+
+
+def client_handshake(port, extra="", version="13", key=None, method="GET", timeout=5):
+    """Sends an opening handshake on a raw socket to 127.0.0.1:port; returns (socket,
+    response head as text, bytes after it)."""
+    key = key if key is not None else base64.b64encode(os.urandom(16)).decode()
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    req = (f"{method} / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n")
+    if version is not None:
+        req += f"Sec-WebSocket-Version: {version}\r\n"
+    s.sendall((req + extra + "\r\n").encode())
+    head, rest = read_head(s)
+    return s, head, rest
+
+
+def read_head(s):
+    """An HTTP head (as text) and the bytes after it, read until the blank line, EOF or
+    a socket error."""
+    buf = b""
+    try:
+        while b"\r\n\r\n" not in buf:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+    except OSError:
+        pass
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    return head.decode("latin-1"), rest
 
 
 def mask_bytes(data, mask):

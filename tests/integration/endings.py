@@ -20,6 +20,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsctest as t  # noqa: E402
 
+sys.path.insert(0, t.HELPERS)
+import wsframe  # noqa: E402
+
 t.require_wsc()
 
 
@@ -48,21 +51,6 @@ def wait_err(proc, pattern, timeout=5):
             return True
         time.sleep(0.02)
     return False
-
-
-def upgrade(port):
-    """A client socket that completes the opening handshake, then does nothing."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-              b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-              b"Sec-WebSocket-Version: 13\r\n\r\n")
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        head += chunk
-    return s, head.startswith(b"HTTP/1.1 101")
 
 
 def cpu_seconds(proc):
@@ -251,8 +239,8 @@ def listen_bad_certificate():
 @t.test
 def listen_twice_interrupted():
     port, srv = listen()
-    sock, upgraded = upgrade(port)  # never answers the close
-    t.ok(upgraded, "a raw client completes the handshake")
+    sock, head, _ = wsframe.client_handshake(port)  # never answers the close
+    t.ok(head.startswith("HTTP/1.1 101"), "a raw client completes the handshake", head)
     srv.proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     srv.proc.send_signal(signal.SIGINT)

@@ -6,7 +6,6 @@ data on stdout, connects, refusals and closes on stderr.
 """
 
 import asyncio
-import base64
 import json
 import os
 import re
@@ -222,7 +221,7 @@ def messages_from_clients_do_not_interleave():
 @t.test
 def client_vanishes_mid_message():
     port, proc = listen("--no-deflate")
-    s, head, rest = handshake(port)
+    s, head, rest = wsframe.client_handshake(port)
     with s:
         frame = wsframe.encode(wsframe.OP_TEXT, "cut " * 50, mask=True)
         s.sendall(frame[:120])
@@ -698,33 +697,6 @@ def node_both_ways():
 
 # ---- hostile clients ----------------------------------------------------------------------
 
-def handshake(port, extra="", version="13", key=None, method="GET", timeout=5):
-    """Sends a handshake on a raw socket; returns (socket, response head, bytes after it)."""
-    key = key if key is not None else base64.b64encode(os.urandom(16)).decode()
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    req = (f"{method} / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n")
-    if version is not None:
-        req += f"Sec-WebSocket-Version: {version}\r\n"
-    s.sendall((req + extra + "\r\n").encode())
-    head, rest = read_head(s)
-    return s, head, rest
-
-
-def read_head(s):
-    buf = b""
-    try:
-        while b"\r\n\r\n" not in buf:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            buf += chunk
-    except OSError:
-        pass
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    return head.decode("latin-1"), rest
-
-
 def read_to_eof(s, timeout=5):
     """Everything until the server closes; None if it did not close in time."""
     s.settimeout(timeout)
@@ -773,7 +745,7 @@ def read_frame(s, rest=b"", timeout=5):
 @t.test
 def hostile_unmasked_frames():
     port, proc = listen("--echo")
-    s, head, rest = handshake(port)
+    s, head, rest = wsframe.client_handshake(port)
     with s:
         t.is_(status_of(head), 101, "hostile: a good handshake gets 101", head)
         s.sendall(wsframe.encode(wsframe.OP_TEXT, "not masked"))
@@ -801,7 +773,7 @@ def hostile_bad_requests():
         ("POST", dict(method="POST"), 405),
     ]
     for what, kw, want in cases:
-        s, head, rest = handshake(port, **kw)
+        s, head, rest = wsframe.client_handshake(port, **kw)
         with s:
             t.is_(status_of(head), want, f"hostile: {what}: {want}", head)
             if want == 426:
@@ -809,7 +781,7 @@ def hostile_bad_requests():
                       f"hostile: {what}: the 426 lists 'Sec-WebSocket-Version: 13, 8'", head)
             t.ok(read_to_eof(s) is not None, f"hostile: {what}: the server hangs up")
         serves_next(port, f"after {what}")
-    s, head, rest = handshake(port, version="8")
+    s, head, rest = wsframe.client_handshake(port, version="8")
     with s:
         t.is_(status_of(head), 101, "version 8 is accepted", head)
     t.ok(wait_err(proc, r"client \d+ refused: .*Sec-WebSocket-Version") is not None,
@@ -820,19 +792,19 @@ def hostile_bad_requests():
 def hostile_oversized_head():
     port, proc = listen("--echo")
     filler = "".join(f"X-Filler-{i}: {'a' * 100}\r\n" for i in range(200))  # ~22 KB
-    s, head, rest = handshake(port, extra=filler)
+    s, head, rest = wsframe.client_handshake(port, extra=filler)
     with s:
         t.is_(status_of(head), 431, "hostile: a request head over 16 KiB gets 431", head)
         t.ok(read_to_eof(s) is not None, "hostile: ... and the server hangs up")
     serves_next(port, "after an oversized head")
     # A head just under the limit is fine.
     filler = "".join(f"X-Filler-{i}: {'a' * 350}\r\n" for i in range(40))  # ~14.5 KB
-    s, head, rest = handshake(port, extra=filler)
+    s, head, rest = wsframe.client_handshake(port, extra=filler)
     with s:
         t.is_(status_of(head), 101, "a request head of 14.5 KB is served", head)
     # Many small header fields are a head too large as well (RFC 6585 5).
     filler = "".join(f"X-Many-{i}: {i}\r\n" for i in range(100))
-    s, head, rest = handshake(port, extra=filler)
+    s, head, rest = wsframe.client_handshake(port, extra=filler)
     with s:
         t.is_(status_of(head), 431, "hostile: 100 header fields get 431", head)
     serves_next(port, "after too many header fields")
@@ -917,7 +889,7 @@ def hostile_garbage():
                        ("a request line without version", b"GET /\r\n\r\n")]:
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
             s.sendall(data)
-            head, _ = read_head(s)
+            head, _ = wsframe.read_head(s)
             t.is_(status_of(head), 400, f"hostile: {what}: 400", head)
         serves_next(port, f"after {what}")
 
@@ -928,9 +900,9 @@ def hostile_disconnects():
     port, proc = listen("--echo", "-v")
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"GET / HTTP/1.1\r\nHo")
-    s, head, rest = handshake(port)
+    s, head, rest = wsframe.client_handshake(port)
     s.close()
-    s, head, rest = handshake(port)
+    s, head, rest = wsframe.client_handshake(port)
     s.sendall(wsframe.encode(wsframe.OP_TEXT, "x" * 1000, mask=True)[:300])
     s.close()
     serves_next(port, "after clients that vanish mid-head, after the 101 and mid-frame")

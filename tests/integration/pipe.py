@@ -11,7 +11,6 @@ import asyncio
 import base64
 import hashlib
 import os
-import socket
 import subprocess
 import sys
 
@@ -490,20 +489,10 @@ def listen_prints():
 def listen_rejects_unmasked():
     port, proc = listen()
     key = base64.b64encode(os.urandom(16)).decode()
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall((f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                   f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
-        buf = b""
+    s, head, rest = wsframe.client_handshake(port, key=key)
+    with s:
         try:
-            while b"\r\n\r\n" not in buf:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                buf += chunk
-            head, _, rest = buf.partition(b"\r\n\r\n")
-            t.ok(head.startswith(b"HTTP/1.1 101") and
-                 wsframe.accept_key(key).encode() in head,
+            t.ok(head.startswith("HTTP/1.1 101") and wsframe.accept_key(key) in head,
                  "listen mode: 101 with the right Sec-WebSocket-Accept", repr(head))
             s.sendall(wsframe.encode(wsframe.OP_TEXT, "unmasked"))
             buf = bytearray(rest)
