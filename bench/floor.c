@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * floor.c: the least a WebSocket client built on OpenSSL must do, as a raw-TCP client.
  *

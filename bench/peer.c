@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * peer.c: a fast loopback peer for benchmarking wsc, and its raw-TCP baseline.
  *

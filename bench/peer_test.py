@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Check bench/peer.c against an independent client before trusting its numbers.
 
 Builds the peer into a temporary directory, then drives every mode with the Python

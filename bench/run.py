@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Benchmark wsc against a raw-TCP baseline on 127.0.0.1.
 
 Builds bench/peer.c, bench/measure.c and bench/floor.c into a temporary directory, starts

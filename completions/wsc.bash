@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bash completion for wsc(1), the WebSocket client.       -*- shell-script -*-
 # Installed as $(datadir)/bash-completion/completions/wsc; or source it.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* loop: the single-threaded poll() loop. It moves bytes between the peers'
  * streams, the ws engine, stdin and stdout; runs the opening handshakes of
  * both roles without blocking; keeps the timers (handshake, close reply,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* wsc: options -> connect or listen -> loop -> exit status. The only place
  * that decides how the process ends. */
 #include <errno.h>

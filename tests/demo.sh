@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # demo: a real session against wsc's own listen mode. An echo server on a
 # free port, two lines piped through the client, the echoes and the close.
 set -eu

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* buf: the one growable byte buffer of wsc, with a hard cap on growth.
  * Data lives in data[off, len); consuming from the front is O(1) and the
  * space is reclaimed when the buffer empties or needs room. No I/O here. */

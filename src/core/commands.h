@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* commands: the interactive slash commands, parsed into actions. Pure: the
  * caller performs them (and reads files for /binary @FILE). */
 #ifndef WSC_COMMANDS_H

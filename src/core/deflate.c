@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #include "deflate.h"
 
 #include <limits.h>

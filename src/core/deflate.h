@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* deflate: permessage-deflate (RFC 7692) for the ws engine, on zlib:
  * negotiation of the extension parameters, compression of outgoing
  * messages and streaming inflation of incoming ones. Inflated sizes go

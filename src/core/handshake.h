@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* handshake: the opening handshakes of RFC 6455 section 4, both roles:
  * building the client request and checking every rule of the server's
  * answer (4.1), checking a client request and building the answer (4.2).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* http: a size-bounded HTTP/1.1 message head parser and a few helpers for
  * header values, in the manner of picohttpparser: it takes a buffer and a
  * length, reports complete / need more / error, points into the caller's

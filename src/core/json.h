@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* json: a strict JSON (RFC 8259) validator and pretty-printer for --pretty.
  * Pure: it hands the re-indented text to a callback token by token, so the
  * caller decides about colours and terminal escaping; it never allocates,

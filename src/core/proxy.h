@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* proxy: HTTP proxies as curl reads them. Choosing the proxy for a URL
  * (--proxy, then https_proxy/HTTPS_PROXY for wss, http_proxy for ws,
  * all_proxy/ALL_PROXY), the no_proxy bypass list, the CONNECT request and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* url: WebSocket URLs (RFC 6455 3) with the schemes users type: ws, wss,
  * http and https (mapped to ws and wss), ws+unix for Unix sockets, and a
  * missing scheme taken as ws. Parsing only; no name resolution. */

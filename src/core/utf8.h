@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* utf8: incremental UTF-8 validation (RFC 3629) that stops at the first
  * invalid byte, even when a sequence is split across calls. Pure code. */
 #ifndef WSC_UTF8_H

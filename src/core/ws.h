@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ws: the sans-I/O WebSocket engine of RFC 6455, for both roles. Bytes from
  * the peer go in through ws_feed() and come out as events; frames to send are
  * encoded into an output buffer that the caller drains. It never touches a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* net: sockets. Resolving and connecting with a timeout (every address in
  * order, IPv6 and IPv4), Unix sockets, and listening. Knows nothing of HTTP
  * or WebSocket framing. Errors come back as -1 with a message in err. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* stream: one byte-stream interface over a plain socket or a TLS session, so
  * that nothing above it knows whether TLS is on. Non-blocking throughout:
  * reads and writes may answer STREAM_AGAIN, and stream_poll_events() says

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tls: OpenSSL behind the stream interface. Verification is on by default
  * (system trust store, SSL_CERT_FILE and SSL_CERT_DIR honoured, or --ca),
  * with SNI, host name or IP address checks, ALPN http/1.1 and TLS 1.2 at

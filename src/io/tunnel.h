@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tunnel: the I/O half of an HTTP CONNECT through a proxy. Sends the
  * request built by proxy.c on a connected socket and reads the proxy's
  * answer head, bounded in size and time, never a byte past it: what follows

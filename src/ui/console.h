@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* console: the interactive terminal over libedit's own interface (histedit).
  * A prompt with line editing, persistent history and Tab completion of
  * slash commands; output arriving while a line is being typed is printed

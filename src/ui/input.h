@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* input: stdin in pipe mode turned into outgoing messages: lines, NUL-ended
  * records or raw chunks. Memory stays bounded: a record longer than
  * INPUT_FRAGMENT bytes leaves as a fragmented message while it streams in.

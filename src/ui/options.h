@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* options: the command line. One table holds every option (names, argument,
  * help text); getopt_long's table and --help are both made from it. */
 #ifndef WSC_OPTIONS_H

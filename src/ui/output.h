@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* output: renders what arrives for a person or a pipe. Message bodies go to
  * stdout through one buffer flushed once per loop turn; notes and errors go
  * to stderr. Text is shown as is in a pipe and with control characters

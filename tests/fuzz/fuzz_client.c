@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target for the whole client side after the TCP connect: the
  * input is what a server sends, the 101 head and the frames after it, as
  * loop.c handles them: the head is parsed and judged against a fixed

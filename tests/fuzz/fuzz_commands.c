@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target for the slash-command parser: whatever a user types or
  * pastes. The line is an exact-size heap copy without a NUL; the parse must
  * stay inside it and describe a consistent action. */

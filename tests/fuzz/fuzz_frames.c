@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target for the ws engine (ws.c, and deflate.c's inflater when
  * permessage-deflate is on). The first input byte chooses the setup:
  *   bit 0     role: 0 client (server frames must be unmasked), 1 server

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target for handshake.c. The first input byte chooses:
  *   bit 0     0: the rest is a server's response head, judged by
  *             hs_check_response for a fixed client; 1: it is a client's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target for http.c: the input is parsed as a response head and
  * as a request head, with the default bound and with a bound taken from the
  * first byte. A complete head must lie inside the input and the bound, its

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target for the JSON pretty-printer (--pretty shows peer text
  * through it). Invariants: validation and printing agree; printing fails
  * without output; the pretty form of valid JSON is valid and prints again

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target for url.c. The input, up to its first newline, is a URL
  * given to url_parse; when it parses, the rest of the input is a redirect's
  * Location resolved against it. Each string is a NUL-terminated heap copy

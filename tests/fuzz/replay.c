@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A stand-in for libFuzzer's driver: linked with a fuzz target, it runs
  * LLVMFuzzerTestOneInput once on every file in the directories (or on the
  * files) named as arguments, each input in a heap buffer of exactly its

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Replays the committed fuzz corpora through each target linked with
 # replay.c (tests/fuzz/replay_T), as a TAP test. make check sets
 # TOP_SRCDIR and TOP_BUILDDIR; by hand they default to this tree.

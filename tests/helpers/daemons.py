@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Real peers for wsc's integration tests, each living in a temporary directory.
 
     certs = Certs(dir)                       # a CA and certificates, made with the openssl CLI

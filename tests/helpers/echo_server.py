@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Echo server for wsc's integration tests, on the websockets library (10.x, legacy API).
 
     echo_server.py [--port N] [--no-compression] [--max-size BYTES] [--log FILE]

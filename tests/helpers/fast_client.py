@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A deliberately fast raw WebSocket client, to check echo_server.py itself.
 
     fast_client.py PORT [N]

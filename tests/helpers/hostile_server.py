@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A WebSocket server that fails the way real networks and broken servers do, on raw
 sockets, for wsc's integration tests (tests/integration/hostile.py).
 

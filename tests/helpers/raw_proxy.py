@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A scripted HTTP CONNECT proxy on raw sockets, for wsc's integration tests.
 
     raw_proxy.py [--port N] [--log FILE] [--auth USER:PASS] [--status LINE]

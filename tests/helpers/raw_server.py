@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A scripted, misbehaving WebSocket server on raw sockets, for wsc's integration tests.
 
     raw_server.py [--port N] [--log FILE] [handshake options] [actions...] [--after MODE]

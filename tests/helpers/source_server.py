@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """source_server.py: a websockets server that sends COUNT text messages
 ("1", "2", ...) to each client, then waits for the client to close.
 

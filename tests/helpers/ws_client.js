@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: MIT
 // A WebSocket client built on Node's ws package, for wsc's listen-mode tests.
 //
 //   node ws_client.js URL [PLAN]

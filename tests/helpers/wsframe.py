@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Bare RFC 6455 framing for the test helpers (stdlib only, no validation beyond parsing).
 
 Shared by the scripted servers, fast_client.py and the integration tests; deliberately

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A real browser against listen mode: Debian's chromium, headless, loads
 tests/helpers/browser_page.html, whose script opens new WebSocket('ws://127.0.0.1:PORT')
 to wsc -l and exchanges text and binary messages with it. When its connection has

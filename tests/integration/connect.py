@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Integration tests for the connection layer: handshake refusals, version negotiation,
 basic auth, redirects, HTTP proxies (CONNECT), timeouts and address families.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """permessage-deflate (RFC 7692) against the websockets library with each of
 its parameter settings, and against scripted servers that send a deflate
 bomb, a corrupt stream or a malformed negotiation."""

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """How wsc ends when something else happens at the same moment: signals while connecting
 or waiting to reconnect, a failing stdout, a wss:// connection cut, listen mode's exit
 statuses. Each case checks the exit status and the one line on stderr that man/wsc.1

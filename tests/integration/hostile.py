@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Hostile servers and broken networks: the real wsc against tests/helpers/hostile_server.py
 (resets, half-closes, silences, trickles, garbage, huge and endless messages, a server that
 never reads) and against bench/peer.c for a 256 MiB stream.

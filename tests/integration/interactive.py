@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Integration tests for the interactive console: the real wsc in a pseudo-terminal.
 
 Run as `/usr/bin/python3 tests/integration/interactive.py` with WSC=/path/to/wsc (make

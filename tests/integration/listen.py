@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Listen mode against real clients: wsc -l 0 serving Python websockets clients,
 Node's ws (tests/helpers/ws_client.js, from tests/node/node_modules) and hostile raw
 sockets. Each test asserts what the clients received and what wsc printed: message

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Integration tests for what wsc prints in pipe mode: --jsonl, -T, --pretty, colours,
 --trace, -P and binary formats. The real wsc against tests/helpers/raw_server.py (which
 sends exactly the frames a test asks for) and echo_server.py; stdout is checked byte for

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Integration tests for pipe mode and listen mode: the real wsc against real peers.
 
 Run as `/usr/bin/python3 tests/integration/pipe.py` with WSC=/path/to/wsc (make check

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Pipe mode in full: binary and NUL-delimited input, --one, --wait, --echo,
 keepalive pings and a reader of stdout that goes away."""
 import hashlib

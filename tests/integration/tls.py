@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Integration tests for wss://: wsc against nginx terminating TLS in front of the
 Python websockets echo server, with a CA, server and client certificates made at test
 time with the openssl CLI (tests/helpers/daemons.py).

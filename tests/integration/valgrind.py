@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """wsc under valgrind (memcheck): echo sessions in both roles, and the error paths of a
 few hostile servers (tests/helpers/hostile_server.py). Each run asserts wsc's own exit
 status, its stdout, and that valgrind found no invalid access, no use of uninitialised

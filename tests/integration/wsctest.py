@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A tiny TAP library for wsc's integration tests (stdlib only).
 
     import wsctest as t

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tap: a minimal Test Anything Protocol emitter for the unit tests, plus
  * helpers that copy inputs into exact-size heap buffers so that ASan turns
  * any over-read into a crash. */

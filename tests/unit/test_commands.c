@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for the slash-command parser (commands.c). */
 #include <stdio.h>
 #include <string.h>

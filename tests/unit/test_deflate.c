@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for permessage-deflate (RFC 7692): engine round trips in both
  * roles, the RFC's own examples fed whole, split and byte by byte, limits on
  * the inflated size, protocol errors, window sizes and negotiation. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for handshake.c, both roles of RFC 6455 section 4. Client:
  * the request's contents (read back through the HTTP parser) and, for the
  * server's answer, a table with one server that gets each rule of 4.1 wrong.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for http.c: a table of response and request heads, each parsed
  * whole, split in two at every offset and fed one byte at a time (every
  * prefix of a head must be HTTP_INCOMPLETE and the whole must give the same

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for the JSON validator and pretty-printer (json.c). */
 #include <stdio.h>
 #include <string.h>

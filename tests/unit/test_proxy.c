@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for proxy.c: the no_proxy list as curl reads it (names and
  * their subdomains, "*", ports, IPv4 and IPv6 addresses and CIDR
  * prefixes), proxy URLs, the choice of proxy from --proxy and the

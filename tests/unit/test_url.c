@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for url.c: a table of URLs as users type them (schemes, default
  * and explicit ports, IPv6 literals, paths, queries, fragments, user info,
  * Unix sockets) with every field of the result, a table of URLs that must be

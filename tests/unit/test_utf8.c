@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for utf8.c: a table of valid and invalid sequences (RFC 3629
  * section 4 and Unicode table 3-7), the offset of the first bad byte, every
  * vector split at every offset and fed one byte at a time, the 8-byte ASCII

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unit tests for the sans-I/O engine ws.c, in both roles, without sockets.
  *
  * Every input is a list of frames built for the role under test (masked when
