@@ -13,7 +13,7 @@ _wsc()
     fi
 
     case $prev in
-        --ca|--cert|--key)
+        --ca|--cert|--key|--unix-listen)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
         --binary-format)
@@ -25,10 +25,14 @@ _wsc()
         -p|--protocol-version)
             COMPREPLY=($(compgen -W '13 8' -- "$cur"))
             return ;;
+        -e|--exec)
+            COMPREPLY=($(compgen -c -- "$cur"))
+            return ;;
         -c|--connect|-l|--listen|--bind|--max-clients|-H|--header|-o|--origin|\
         -s|--subprotocol|--auth|--max-redirects|--proxy|--connect-timeout|\
         --handshake-timeout|--close-timeout|--passphrase|--max-message|\
-        --ping-interval|--ping-timeout|--reconnect|-x|--execute|-w|--wait|--chunk)
+        --ping-interval|--ping-timeout|--reconnect|-x|--execute|-w|--wait|--chunk|\
+        --passenv|--forward|--tcp-listen|--allow-origin)
             return ;;  # a value of the user's own
     esac
 
@@ -37,10 +41,11 @@ _wsc()
             --protocol-version --auth --location --max-redirects --proxy --connect-timeout
             --handshake-timeout --close-timeout --ipv4 --ipv6 --insecure --no-check --ca
             --cert --key --passphrase --no-deflate --max-message --ping-interval
-            --ping-timeout --reconnect --execute --wait --one --echo --binary --chunk --null
+            --ping-timeout --reconnect --exec --passenv --forward --tcp-listen --unix-listen
+            --allow-origin --execute --wait --one --echo --binary --chunk --null
             --binary-format --show-ping-pong --timestamps --jsonl --pretty --color --no-color
             --interactive --no-interactive --verbose --trace --quiet --help --version
-            -c -l -H -o -s -p -L -4 -6 -k -n -x -w -1 -b -0 -P -T -i -v -q'
+            -c -l -H -o -s -p -L -4 -6 -k -n -e -x -w -1 -b -0 -P -T -i -v -q'
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         return
     fi

@@ -8,10 +8,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
-
 #include "handshake.h"
 #include "input.h"
+#include "ends/end.h"
 #include "loop.h"
 #include "net.h"
 #include "options.h"
@@ -46,10 +45,10 @@ static bool is_normal_code(unsigned code)
 }
 
 /* Prints how the connection ended and chooses the exit status. */
-static int report(const struct loop_result *r, const struct output *out)
+static int report(const struct conn_result *r, const struct output *out)
 {
     switch (r->kind) {
-    case END_CLOSED: {
+    case OUTCOME_CLOSED: {
         unsigned code = r->close_code;
         const char *q = *r->close_reason ? " \"" : "", *qe = *r->close_reason ? "\"" : "";
         bool is_ok = is_normal_code(code) || (!r->closed_by_peer && code == r->sent_code);
@@ -63,36 +62,36 @@ static int report(const struct loop_result *r, const struct output *out)
             return EXIT_ERROR;
         return is_ok ? EXIT_OK : EXIT_PEER_CODE;
     }
-    case END_LOST:
+    case OUTCOME_LOST:
         error_line("connection lost: 1006 (no close frame)%s%s", *r->message ? ": " : "",
                    r->message);
         return EXIT_ERROR;
-    case END_PROTOCOL:
+    case OUTCOME_PROTOCOL:
         error_line("protocol error by server: %s; closed with %u (%s)", r->message,
                    r->sent_code, ws_close_code_name(r->sent_code));
         return EXIT_PROTOCOL;
-    case END_HANDSHAKE:
-    case END_RETRY_VERSION:
+    case OUTCOME_HANDSHAKE:
+    case OUTCOME_RETRY_VERSION:
         error_line("handshake failed: %s", r->message);
         return EXIT_HANDSHAKE;
-    case END_REDIRECT:
+    case OUTCOME_REDIRECT:
         error_line("handshake failed: %s (use -L to follow)", r->message);
         return EXIT_HANDSHAKE;
-    case END_NO_CLOSE_REPLY:
+    case OUTCOME_NO_CLOSE_REPLY:
         error_line("the server did not answer our close: %s", r->message);
         return EXIT_ERROR;
-    case END_PING_TIMEOUT:
+    case OUTCOME_PING_TIMEOUT:
         error_line("connection timed out: %s; closed with 1001", r->message);
         return EXIT_ERROR;
-    case END_TLS:
+    case OUTCOME_TLS:
         error_line("%s", r->message);
         return EXIT_CONNECT;
-    case END_IO:
+    case OUTCOME_IO:
         if (out->failed && out->error_no == EPIPE)
             return EXIT_OK; /* the reader of our output left: a normal end for a pipe */
         error_line("%s", r->message);
         return EXIT_ERROR;
-    case END_INTERRUPTED:
+    case OUTCOME_INTERRUPTED:
         return EXIT_INTERRUPTED;
     default:
         error_line("connection ended unexpectedly");
@@ -323,16 +322,16 @@ static const char *auth_for(const struct options *opt, const struct url *first,
 
 /* --reconnect: the ends worth another try. Refusals and protocol errors
  * would only repeat; a close we started means the work is done. */
-static bool is_reconnectable(const struct loop_result *r)
+static bool is_reconnectable(const struct conn_result *r)
 {
     if (r->was_closing)
         return false;
     switch (r->kind) {
-    case END_LOST:
-    case END_PING_TIMEOUT:
-    case END_NO_CLOSE_REPLY:
+    case OUTCOME_LOST:
+    case OUTCOME_PING_TIMEOUT:
+    case OUTCOME_NO_CLOSE_REPLY:
         return true;
-    case END_CLOSED:
+    case OUTCOME_CLOSED:
         /* going away, internal error, service restart, try again later, bad gateway */
         return r->close_code == 1001 || (r->close_code >= 1011 && r->close_code <= 1014);
     default:
@@ -354,6 +353,65 @@ static int reconnect_wait(unsigned attempt, const struct output *out)
         return 0;
     error_line("interrupted while waiting to reconnect");
     return -1;
+}
+
+static int exit_for(enum server_end end)
+{
+    return end == SERVER_INTERRUPTED ? EXIT_INTERRUPTED
+           : end == SERVER_FAILED    ? EXIT_ERROR
+                                     : EXIT_OK;
+}
+
+/* The listening socket of -l or --tcp-listen; says where it listens. */
+static int open_listener(const char *addr, unsigned port, bool is_unix, const struct output *out)
+{
+    char err[512], where[300];
+    int lfd = is_unix ? net_listen_unix(addr, err, sizeof(err))
+                      : net_listen(addr, port, err, sizeof(err));
+    if (lfd < 0) {
+        error_line("%s", err);
+        return -1;
+    }
+    if (is_unix)
+        snprintf(where, sizeof(where), "%s", addr);
+    else
+        net_local_name(lfd, where, sizeof(where));
+    /* With port 0 this line is the only way to learn the port: even -q says it. */
+    if (port == 0 && !is_unix)
+        error_line("listening on %s", where);
+    else
+        note(out, "listening on %s", where);
+    return lfd;
+}
+
+struct dial_ctx {
+    const struct url *url;
+    const struct options *opt;
+    const struct output *out;
+};
+
+static struct stream *dial(void *ctx)
+{
+    struct dial_ctx *d = ctx;
+    struct stream *s = NULL;
+    return connect_url(d->url, d->opt, d->out, &s) == EXIT_OK ? s : NULL;
+}
+
+/* --tcp-listen, --unix-listen: each local client gets its own WebSocket to u. */
+static int run_tcp_listen(const struct url *u, struct hs_client *hs, const struct options *opt,
+                          struct output *out)
+{
+    int lfd = open_listener(opt->tcp_listen_addr, opt->tcp_listen_port, opt->tcp_listen_is_unix,
+                            out);
+    if (lfd < 0)
+        return EXIT_CONNECT;
+    struct dial_ctx d = {.url = u, .opt = opt, .out = out};
+    struct loop_listener ls = {.fd = lfd, .dial = dial, .dial_ctx = &d};
+    enum server_end end = loop_run_server(&ls, opt, hs, out);
+    close(lfd);
+    if (opt->tcp_listen_is_unix)
+        unlink(opt->tcp_listen_addr);
+    return exit_for(end);
 }
 
 static int run_client(const struct options *opt, struct output *out)
@@ -387,22 +445,19 @@ static int run_client(const struct options *opt, struct output *out)
         .auth = auth_for(opt, &first, &u),
         .offer_deflate = !opt->no_deflate,
     };
+    if (opt->has_tcp_listen) {
+        redirects_free(&rd);
+        return run_tcp_listen(&u, &hs, opt, out);
+    }
     struct input in;
-    bool uses_stdin = !opt->is_echo && !out->is_interactive;
+    bool uses_stdin = end_uses_stdio(opt) && !out->is_interactive;
     if (uses_stdin)
         input_init(&in, STDIN_FILENO, opt, NULL, NULL);
-    struct loop_result res;
+    struct conn_result res;
     int status;
     bool retried = false;
     unsigned attempts = 0; /* reconnections since the last open connection */
     for (;;) {
-        uint8_t nonce[16];
-        if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
-            error_line("cannot get random bytes from OpenSSL");
-            status = EXIT_ERROR;
-            break;
-        }
-        hs_client_set_key(&hs, nonce);
         struct stream *s = NULL;
         status = connect_url(&u, opt, out, &s);
         if (status == EXIT_CONNECT && opt->has_reconnect && attempts > 0 &&
@@ -416,7 +471,7 @@ static int run_client(const struct options *opt, struct output *out)
         if (status != EXIT_OK)
             break;
         loop_run_client(s, opt, &hs, uses_stdin ? &in : NULL, out, &res);
-        if (res.kind != END_HANDSHAKE && res.kind != END_TLS)
+        if (res.kind != OUTCOME_HANDSHAKE && res.kind != OUTCOME_TLS)
             attempts = 0; /* it was open: the backoff starts again */
         if (opt->has_reconnect && is_reconnectable(&res) &&
             (!opt->reconnect_tries || attempts < opt->reconnect_tries)) {
@@ -430,13 +485,13 @@ static int run_client(const struct options *opt, struct output *out)
             continue;
         }
         /* RFC 6455 4.4: on 426, retry once with a version the server lists. */
-        if (res.kind == END_RETRY_VERSION && !retried) {
+        if (res.kind == OUTCOME_RETRY_VERSION && !retried) {
             retried = true;
             note(out, "server wants WebSocket version %u; retrying", res.hs.retry_version);
             hs.version = res.hs.retry_version;
             continue;
         }
-        if (res.kind == END_REDIRECT && opt->follow_redirects) {
+        if (res.kind == OUTCOME_REDIRECT && opt->follow_redirects) {
             status = follow_redirect(opt, out, &res.hs, &u, &rd);
             if (status != EXIT_OK)
                 break;
@@ -469,25 +524,16 @@ static int run_server(const struct options *opt, struct output *out)
             return EXIT_CONNECT;
         }
     }
-    int lfd = net_listen(opt->bind, opt->listen_port, err, sizeof(err));
+    int lfd = open_listener(opt->bind, opt->listen_port, false, out);
     if (lfd < 0) {
         tls_context_free(tls);
-        error_line("%s", err);
         return EXIT_CONNECT;
     }
-    char where[80];
-    net_local_name(lfd, where, sizeof(where));
-    /* With port 0 this line is the only way to learn the port: even -q says it. */
-    if (opt->listen_port == 0)
-        error_line("listening on %s", where);
-    else
-        note(out, "listening on %s", where);
-    enum server_end end = loop_run_server(lfd, tls, opt, out);
+    struct loop_listener ls = {.fd = lfd, .tls = tls};
+    enum server_end end = loop_run_server(&ls, opt, NULL, out);
     tls_context_free(tls);
     close(lfd);
-    return end == SERVER_INTERRUPTED ? EXIT_INTERRUPTED
-           : end == SERVER_FAILED    ? EXIT_ERROR
-                                     : EXIT_OK;
+    return exit_for(end);
 }
 
 int main(int argc, char **argv)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "utf8.h"
@@ -333,6 +334,8 @@ int hs_build_response(const struct hs_server_result *r, struct buf *out)
         rc = appendf(out, "HTTP/1.1 %d %s\r\n", r->status, *text ? text : "Error");
         if (r->status == 426)
             rc |= appendf(out, "Sec-WebSocket-Version: 13, 8\r\n");
+        if (r->status == 401)
+            rc |= appendf(out, "WWW-Authenticate: Basic realm=\"wsc\", charset=\"UTF-8\"\r\n");
         rc |= appendf(out, "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
                            "Connection: close\r\n\r\n%s\n",
                       strlen(r->error) + 1, r->error);
@@ -346,4 +349,91 @@ int hs_build_response(const struct hs_server_result *r, struct buf *out)
         rc |= appendf(out, "Sec-WebSocket-Extensions: %s\r\n", r->extensions);
     rc |= appendf(out, "\r\n");
     return rc ? -1 : 0;
+}
+
+bool hs_has_basic_auth(const struct http_head *h, const char *credentials)
+{
+    const struct http_header *a = http_find_header(h, "Authorization");
+    if (!a || http_count_header(h, "Authorization") != 1 || a->value_len < 6 ||
+        strncasecmp(a->value, "Basic ", 6))
+        return false;
+    const char *given = a->value + 6;
+    size_t given_len = a->value_len - 6;
+    while (given_len && *given == ' ') {
+        given++;
+        given_len--;
+    }
+    size_t n = strlen(credentials);
+    if (n > HS_MAX_AUTH)
+        return false;
+    char want[(HS_MAX_AUTH + 2) / 3 * 4 + 1];
+    hs_base64((const uint8_t *)credentials, n, want);
+    /* The length is no secret; the bytes are compared in constant time. */
+    return given_len == strlen(want) && CRYPTO_memcmp(given, want, given_len) == 0;
+}
+
+/* Splits "host[:port]" or "[v6]:port" (len bytes) into host and port (0: none). */
+static bool split_authority(const char *s, size_t len, const char **host, size_t *hlen,
+                            unsigned *port)
+{
+    *port = 0;
+    const char *end = s + len, *colon = NULL;
+    if (len && s[0] == '[') {
+        const char *close = memchr(s, ']', len);
+        if (!close)
+            return false;
+        *host = s + 1;
+        *hlen = (size_t)(close - s - 1);
+        colon = close + 1 < end && close[1] == ':' ? close + 1 : NULL;
+        if (!colon && close + 1 != end)
+            return false;
+    } else {
+        colon = memchr(s, ':', len);
+        *host = s;
+        *hlen = colon ? (size_t)(colon - s) : len;
+    }
+    if (colon) {
+        unsigned v = 0;
+        const char *p = colon + 1;
+        if (p == end || end - p > 5)
+            return false;
+        for (; p < end; p++) {
+            if (*p < '0' || *p > '9')
+                return false;
+            v = v * 10 + (unsigned)(*p - '0');
+        }
+        *port = v;
+    }
+    return *hlen > 0;
+}
+
+bool hs_origin_allowed(const struct http_head *h, const char *const *allowed, size_t num_allowed,
+                       bool is_tls)
+{
+    const struct http_header *o = http_find_header(h, "Origin");
+    if (!o)
+        return true; /* not a browser: the Origin check guards browsers' users */
+    for (size_t i = 0; i < num_allowed; i++)
+        if (!strcmp(allowed[i], "*") || http_equals(o->value, o->value_len, allowed[i]))
+            return true;
+    const struct http_header *host = http_find_header(h, "Host");
+    const char *sep = memmem(o->value, o->value_len, "://", 3);
+    if (!host || !sep)
+        return false; /* "null" and other opaque origins are cross-site */
+    size_t scheme_len = (size_t)(sep - o->value);
+    unsigned origin_default = http_equals(o->value, scheme_len, "https") ? 443
+                              : http_equals(o->value, scheme_len, "http") ? 80 : 0;
+    const char *oh, *hh;
+    size_t ohl, hhl;
+    unsigned op, hp;
+    const char *auth = sep + 3;
+    size_t auth_len = o->value_len - scheme_len - 3;
+    if (!origin_default || !split_authority(auth, auth_len, &oh, &ohl, &op) ||
+        !split_authority(host->value, host->value_len, &hh, &hhl, &hp))
+        return false;
+    if (!op)
+        op = origin_default;
+    if (!hp)
+        hp = is_tls ? 443 : 80;
+    return op == hp && ohl == hhl && !strncasecmp(oh, hh, ohl);
 }

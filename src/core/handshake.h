@@ -86,6 +86,15 @@ int hs_check_request(const struct hs_server *s, const struct http_head *h,
 /* The 101 answer, or the error answer for r->status. */
 int hs_build_response(const struct hs_server_result *r, struct buf *out);
 
+/* The request carries exactly these Basic credentials ("user:pass"),
+ * compared in constant time. */
+bool hs_has_basic_auth(const struct http_head *h, const char *credentials);
+/* A request with no Origin (not a browser), an Origin listed in allowed
+ * ("*": any), or one whose host and port are the Host header's (the same
+ * site). Anything else is a cross-site request. */
+bool hs_origin_allowed(const struct http_head *h, const char *const *allowed, size_t num_allowed,
+                       bool is_tls);
+
 /* Base64 of n bytes into out (4 * ceil(n / 3) + 1 bytes). */
 void hs_base64(const uint8_t *p, size_t n, char *out);
 

@@ -30,21 +30,49 @@ long net_now_ms(void)
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-static void describe(const struct sockaddr *sa, char *out, size_t outlen)
+/* The numeric host and the port of a socket address (Unix: "unix", 0). */
+static void split_address(const struct sockaddr *sa, char *host, size_t hostlen,
+                          unsigned *port)
 {
-    char host[INET6_ADDRSTRLEN] = "?";
-    unsigned port = 0;
+    snprintf(host, hostlen, "?");
+    *port = 0;
     if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *s6 = (const void *)sa;
-        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-        port = ntohs(s6->sin6_port);
-        snprintf(out, outlen, "[%s]:%u", host, port);
-    } else {
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, (socklen_t)hostlen);
+        *port = ntohs(s6->sin6_port);
+    } else if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *s4 = (const void *)sa;
-        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-        port = ntohs(s4->sin_port);
-        snprintf(out, outlen, "%s:%u", host, port);
+        inet_ntop(AF_INET, &s4->sin_addr, host, (socklen_t)hostlen);
+        *port = ntohs(s4->sin_port);
+    } else if (sa->sa_family == AF_UNIX) {
+        snprintf(host, hostlen, "unix");
     }
+}
+
+static void describe(const struct sockaddr *sa, char *out, size_t outlen)
+{
+    char host[INET6_ADDRSTRLEN];
+    unsigned port;
+    split_address(sa, host, sizeof(host), &port);
+    if (sa->sa_family == AF_UNIX)
+        snprintf(out, outlen, "a Unix socket");
+    else
+        snprintf(out, outlen, sa->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, port);
+}
+
+int net_address(int fd, bool is_peer, char *host, size_t hostlen, unsigned *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int r = is_peer ? getpeername(fd, (struct sockaddr *)&ss, &len)
+                    : getsockname(fd, (struct sockaddr *)&ss, &len);
+    if (r < 0) {
+        snprintf(host, hostlen, "?");
+        *port = 0;
+        return -1;
+    }
+    split_address((struct sockaddr *)&ss, host, hostlen, port);
+    return 0;
 }
 
 static int interrupt_fd = -1;
@@ -192,7 +220,7 @@ int net_listen(const char *addr, unsigned port, char *err, size_t errlen)
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0 ||
         net_set_nonblocking(fd) < 0) {
         char where[80];
         describe(res->ai_addr, where, sizeof(where));
@@ -203,6 +231,27 @@ int net_listen(const char *addr, unsigned port, char *err, size_t errlen)
         return -1;
     }
     freeaddrinfo(res);
+    return fd;
+}
+
+int net_listen_unix(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        snprintf(err, errlen, "Unix socket path too long: %s", path);
+        return -1;
+    }
+    strcpy(sun.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+        listen(fd, SOMAXCONN) < 0 || net_set_nonblocking(fd) < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", path,
+                 errno == EADDRINUSE ? "it exists (remove it if no one listens there)"
+                                     : strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
     return fd;
 }
 

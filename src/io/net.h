@@ -14,6 +14,8 @@ int net_connect(const char *host, unsigned port, int family, int timeout_ms, cha
 int net_connect_unix(const char *path, char *err, size_t errlen);
 /* Listens on addr:port (addr NULL: 127.0.0.1); returns a non-blocking socket. */
 int net_listen(const char *addr, unsigned port, char *err, size_t errlen);
+/* Listens on a new Unix socket at path (an existing file is an error). */
+int net_listen_unix(const char *path, char *err, size_t errlen);
 /* Accepts one connection as a non-blocking socket; names the peer in name.
  * Returns -1 when none is waiting. */
 int net_accept(int lfd, char *name, size_t namelen);
@@ -29,5 +31,7 @@ int net_wait(int fd, short events, long deadline);
 long net_now_ms(void);
 /* The local address of a socket, as host:port or [v6]:port. */
 void net_local_name(int fd, char *name, size_t namelen);
+/* The numeric address and port of a socket's peer (is_peer) or its own side. */
+int net_address(int fd, bool is_peer, char *host, size_t hostlen, unsigned *port);
 
 #endif

@@ -15,10 +15,21 @@ void input_init(struct input *in, int fd, const struct options *opt, input_send_
     in->fd = fd;
     in->mode = opt->input;
     in->chunk = opt->chunk;
+    in->fragment = INPUT_FRAGMENT;
+    /* without --chunk, -b streams (ssh as a ProxyCommand); with it, every
+     * message holds exactly --chunk bytes */
+    in->is_streaming = !opt->has_chunk;
     in->max_records = opt->is_one ? 1 : 0;
     in->send = send;
     in->ctx = ctx;
     buf_init(&in->pending, INPUT_FRAGMENT + READ_SIZE);
+}
+
+void input_set_relay(struct input *in, size_t fragment)
+{
+    in->fragment = fragment;
+    in->is_streaming = true;
+    in->is_lax = true;
 }
 
 void input_free(struct input *in)
@@ -40,12 +51,78 @@ void input_restart(struct input *in)
     memset(&in->utf8, 0, sizeof(in->utf8));
 }
 
+/* Sends p as the next frame of the current record, already judged. */
+static int emit(struct input *in, const uint8_t *p, size_t len, bool is_final)
+{
+    enum ws_opcode op = in->in_message                                     ? WS_OP_CONT
+                        : in->mode != INPUT_BINARY && !in->is_binary_record ? WS_OP_TEXT
+                                                                            : WS_OP_BINARY;
+    if (in->send(in->ctx, op, is_final, p, len) != 0) {
+        snprintf(in->error, sizeof(in->error), "cannot send: the connection is closing");
+        return -1;
+    }
+    in->in_message = !is_final;
+    if (is_final) {
+        in->is_binary_record = false;
+        in->record_no++;
+        in->message_len = 0;
+        memset(&in->utf8, 0, sizeof(in->utf8));
+    } else {
+        in->message_len += len;
+    }
+    return 0;
+}
+
+/* The bytes at the end of p that start a character not yet complete. */
+static size_t incomplete_tail(const uint8_t *p, size_t len)
+{
+    for (size_t back = 1; back <= 3 && back <= len; back++) {
+        uint8_t b = p[len - back];
+        if ((b & 0xC0) == 0x80)
+            continue; /* a continuation byte: look further back */
+        size_t need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+        return need > back ? back : 0;
+    }
+    return 0;
+}
+
+/* --exec's text: a record that is not UTF-8 leaves as a binary message,
+ * never as an invalid text frame. A record already streaming as text when a
+ * bad byte comes ends there, and its rest leaves as a binary message. */
+static int send_lax_text(struct input *in, const uint8_t *p, size_t len, bool is_final)
+{
+    struct utf8_state st = in->utf8;
+    size_t ok = utf8_validate(&st, p, len);
+    bool is_valid = ok == len && (!is_final || utf8_is_complete(&st));
+    if (is_valid || !in->in_message) {
+        in->is_binary_record = !is_valid;
+        in->utf8 = st;
+        if (!is_valid)
+            memset(&in->utf8, 0, sizeof(in->utf8));
+        return emit(in, p, len, is_final);
+    }
+    /* Ends the text message before the bad sequence's first byte (pieces
+     * start on a character boundary: see incomplete_tail). */
+    size_t cut = ok;
+    struct utf8_state head = {0};
+    if (ok < len && (utf8_validate(&head, p, ok), !utf8_is_complete(&head)))
+        while (cut > 0 && (p[--cut] & 0xC0) == 0x80) {
+        }
+    if (emit(in, p, cut, true) != 0)
+        return -1;
+    in->is_binary_record = true;
+    memset(&in->utf8, 0, sizeof(in->utf8));
+    return emit(in, p + cut, len - cut, is_final);
+}
+
 /* Sends p as the next frame of the current record. */
 static int send_piece(struct input *in, const uint8_t *p, size_t len, bool is_final)
 {
     if (is_full(in))
         return 0; /* -1: the rest of stdin is not sent */
-    bool is_text = in->mode != INPUT_BINARY;
+    bool is_text = in->mode != INPUT_BINARY && !in->is_binary_record;
+    if (is_text && in->is_lax)
+        return send_lax_text(in, p, len, is_final);
     if (is_text) {
         size_t ok = utf8_validate(&in->utf8, p, len);
         if (ok < len || (is_final && !utf8_is_complete(&in->utf8))) {
@@ -55,20 +132,7 @@ static int send_piece(struct input *in, const uint8_t *p, size_t len, bool is_fi
             return -1;
         }
     }
-    enum ws_opcode op = in->in_message ? WS_OP_CONT : is_text ? WS_OP_TEXT : WS_OP_BINARY;
-    if (in->send(in->ctx, op, is_final, p, len) != 0) {
-        snprintf(in->error, sizeof(in->error), "cannot send: the connection is closing");
-        return -1;
-    }
-    in->in_message = !is_final;
-    if (is_final) {
-        in->record_no++;
-        in->message_len = 0;
-        memset(&in->utf8, 0, sizeof(in->utf8));
-    } else {
-        in->message_len += len;
-    }
-    return 0;
+    return emit(in, p, len, is_final);
 }
 
 /* Sends complete records from pending, and a fragment when it grew large. */
@@ -84,7 +148,11 @@ static int drain(struct input *in)
                 if (send_piece(in, p + used, left_in_message, true) != 0)
                     return -1;
                 used += left_in_message;
-            } else if (n >= INPUT_FRAGMENT) {
+            } else if (in->is_streaming) {
+                if (send_piece(in, p + used, n, true) != 0)
+                    return -1;
+                used += n;
+            } else if (n >= in->fragment) {
                 if (send_piece(in, p + used, n, false) != 0)
                     return -1;
                 used += n;
@@ -107,10 +175,13 @@ static int drain(struct input *in)
                 return -1;
             used = (size_t)(end - p) + 1;
         }
-        if (len - used >= INPUT_FRAGMENT) {
-            if (send_piece(in, p + used, len - used, false) != 0)
+        if (len - used >= in->fragment) {
+            size_t n = len - used;
+            if (in->is_lax) /* a text fragment ends on a character boundary */
+                n -= incomplete_tail(p + used, n);
+            if (send_piece(in, p + used, n, false) != 0)
                 return -1;
-            used = len;
+            used += n;
         }
     }
     buf_consume(&in->pending, used);
@@ -131,19 +202,23 @@ int input_read(struct input *in)
         snprintf(in->error, sizeof(in->error), "cannot read input: %s", strerror(errno));
         return -1;
     }
-    if (n == 0) {
-        in->is_eof = true;
-        if (in->is_skipping)
-            buf_clear(&in->pending);
-        /* The last record may lack its delimiter; an open message must end. */
-        size_t rest = buf_size(&in->pending);
-        if (rest || in->in_message) {
-            int r = send_piece(in, buf_head(&in->pending), rest, true);
-            buf_clear(&in->pending);
-            return r;
-        }
-        return 0;
-    }
+    if (n == 0)
+        return input_end(in);
     buf_commit(&in->pending, (size_t)n);
     return drain(in);
+}
+
+int input_end(struct input *in)
+{
+    in->is_eof = true;
+    if (in->is_skipping)
+        buf_clear(&in->pending);
+    /* The last record may lack its delimiter; an open message must end. */
+    size_t rest = buf_size(&in->pending);
+    if (rest || in->in_message) {
+        int r = send_piece(in, buf_head(&in->pending), rest, true);
+        buf_clear(&in->pending);
+        return r;
+    }
+    return 0;
 }

@@ -24,7 +24,11 @@ typedef int (*input_send_fn)(void *ctx, enum ws_opcode op, bool is_final, const 
 struct input {
     int fd;
     enum input_mode mode;
-    size_t chunk;          /* -b: bytes per message */
+    size_t chunk;          /* -b: bytes per message (streaming: at most) */
+    size_t fragment;       /* a longer unfinished record leaves as fragments */
+    bool is_streaming;     /* -b: what each read brings leaves at once */
+    bool is_lax;           /* text: a record that is not UTF-8 leaves as binary */
+    bool is_binary_record; /* lax: the open record turned out not to be UTF-8 */
     struct buf pending;    /* bytes of the unfinished record; owned */
     bool is_eof;
     bool in_message;       /* a fragmented message is open */
@@ -41,6 +45,9 @@ struct input {
 void input_init(struct input *in, int fd, const struct options *opt, input_send_fn send,
                 void *ctx);
 void input_free(struct input *in);
+/* A process's output or a socket: fragments of `fragment` bytes, binary
+ * sent as each read brings it, text that is not UTF-8 sent as binary. */
+void input_set_relay(struct input *in, size_t fragment);
 /* After a reconnection: a record that was being sent as fragments is
  * dropped (its first frames went to the old connection); the rest of the
  * input is kept. */
@@ -49,5 +56,8 @@ void input_restart(struct input *in);
  * Returns 0, or -1 with in->error set. At end of input in->is_eof is set
  * and the unfinished record, if any, has been sent. */
 int input_read(struct input *in);
+/* The input is over without an end of file (its writer left it open): the
+ * unfinished record is sent as at the end of input. */
+int input_end(struct input *in);
 
 #endif

@@ -14,6 +14,7 @@ enum {
     OPT_HANDSHAKE_TIMEOUT, OPT_CLOSE_TIMEOUT, OPT_CA, OPT_CERT, OPT_KEY, OPT_PASSPHRASE,
     OPT_AUTH, OPT_MAX_REDIRECTS, OPT_PROXY, OPT_PING_INTERVAL, OPT_PING_TIMEOUT, OPT_RECONNECT,
     OPT_JSONL, OPT_PRETTY, OPT_COLOR, OPT_NO_COLOR, OPT_MAX_CLIENTS,
+    OPT_PASSENV, OPT_FORWARD, OPT_TCP_LISTEN, OPT_UNIX_LISTEN, OPT_ALLOW_ORIGIN,
 };
 
 struct option_spec {
@@ -57,6 +58,15 @@ static const struct option_spec specs[] = {
      "with --ping-interval, close when no pong comes within SEC (default 10)"},
     {"reconnect", OPT_RECONNECT, "[N]",
      "after an abnormal close, reconnect with backoff (N tries; default unbounded)"},
+    {"exec", 'e', "CMD", "join the WebSocket to a process, /bin/sh -c CMD (listening: one per client)"},
+    {"passenv", OPT_PASSENV, "NAME", "with --exec, also pass NAME from the environment (repeatable)"},
+    {"forward", OPT_FORWARD, "HOST:PORT",
+     "listening, join each client to its own TCP connection (or unix:PATH)"},
+    {"tcp-listen", OPT_TCP_LISTEN, "[ADDR:]PORT",
+     "accept local TCP clients, each joined to its own WebSocket to URL"},
+    {"unix-listen", OPT_UNIX_LISTEN, "PATH", "the same as --tcp-listen on a Unix socket"},
+    {"allow-origin", OPT_ALLOW_ORIGIN, "ORIGIN",
+     "with --exec or --forward, accept this cross-site Origin (repeatable; * for any)"},
     {"execute", 'x', "MSG", "send MSG after connecting, before stdin (repeatable)"},
     {"wait", 'w', "SEC", "after stdin ends, keep receiving for SEC (-1: until the peer closes)"},
     {"one", '1', NULL, "send at most one message, print the first one received, close"},
@@ -82,6 +92,13 @@ static const struct option_spec specs[] = {
 };
 #define NUM_SPECS (sizeof(specs) / sizeof(specs[0]))
 
+/* "[N]": the whole argument is optional ("[ADDR:]PORT" is not). */
+static bool is_optional_arg(const struct option_spec *s)
+{
+    size_t n = s->arg ? strlen(s->arg) : 0;
+    return n >= 2 && s->arg[0] == '[' && s->arg[n - 1] == ']';
+}
+
 static void print_help(void)
 {
     printf("Usage: wsc [options] URL\n"
@@ -93,7 +110,7 @@ static void print_help(void)
         char shortname[8] = "    ";
         if (s->key < 256)
             snprintf(shortname, sizeof(shortname), "-%c, ", s->key);
-        bool is_optional = s->arg && s->arg[0] == '[';
+        bool is_optional = is_optional_arg(s);
         snprintf(left, sizeof(left), "%s--%s%s%s", shortname, s->name,
                  s->arg && !is_optional ? " " : is_optional ? "=" : "", s->arg ? s->arg : "");
         printf("  %-32s %s\n", left, s->help);
@@ -138,6 +155,28 @@ static int add_list(const char **list, size_t *n, const char *v)
     if (*n == OPT_MAX_LIST)
         return -1;
     list[(*n)++] = v;
+    return 0;
+}
+
+/* HOST:PORT, [V6]:PORT or (when has_default_host) PORT alone. */
+static int parse_host_port(const char *arg, bool has_default_host, char *host, size_t hostlen,
+                           unsigned *port)
+{
+    const char *colon = strrchr(arg, ':');
+    const char *p = colon ? colon + 1 : arg;
+    size_t hlen = colon ? (size_t)(colon - arg) : 0;
+    const char *h = arg;
+    if (hlen >= 2 && arg[0] == '[' && arg[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    uint64_t u;
+    if (parse_uint(p, 65535, &u) || u == 0 || hlen >= hostlen || (!colon && !has_default_host) ||
+        (colon && hlen == 0) || memchr(h, '[', hlen) || memchr(h, ']', hlen))
+        return -1;
+    if (colon)
+        snprintf(host, hostlen, "%.*s", (int)hlen, h);
+    *port = (unsigned)u;
     return 0;
 }
 
@@ -213,6 +252,47 @@ static enum options_result apply(struct options *o, int key, const char *arg,
             return usage(err, errlen, "--%s: bad number of seconds '%s' (or -1)", name, arg);
         o->has_wait = true;
         break;
+    case 'e': o->exec_cmd = arg; break;
+    case OPT_PASSENV:
+        if (!*arg || strchr(arg, '='))
+            return usage(err, errlen, "--%s: bad variable name '%s'", name, arg);
+        if (add_list(o->passenv, &o->num_passenv, arg))
+            return usage(err, errlen, "--%s: too many%s", name, "");
+        break;
+    case OPT_FORWARD:
+        o->forward = arg;
+        o->forward_is_unix = !strncmp(arg, "unix:", 5);
+        if (o->forward_is_unix) {
+            if (!arg[5] || strlen(arg + 5) >= sizeof(o->forward_host))
+                return usage(err, errlen, "--%s: bad socket path in '%s'", name, arg);
+            snprintf(o->forward_host, sizeof(o->forward_host), "%s", arg + 5);
+        } else if (parse_host_port(arg, false, o->forward_host, sizeof(o->forward_host),
+                                   &o->forward_port)) {
+            return usage(err, errlen, "--%s: expected HOST:PORT or unix:PATH, got '%s'", name,
+                         arg);
+        }
+        break;
+    case OPT_TCP_LISTEN:
+        o->has_tcp_listen = true;
+        o->tcp_listen_is_unix = false;
+        snprintf(o->tcp_listen_addr, sizeof(o->tcp_listen_addr), "127.0.0.1");
+        if (parse_host_port(arg, true, o->tcp_listen_addr, sizeof(o->tcp_listen_addr),
+                            &o->tcp_listen_port))
+            return usage(err, errlen, "--%s: expected [ADDR:]PORT, got '%s'", name, arg);
+        break;
+    case OPT_UNIX_LISTEN:
+        if (!*arg || strlen(arg) >= sizeof(o->tcp_listen_addr))
+            return usage(err, errlen, "--%s: bad socket path '%s'", name, arg);
+        o->has_tcp_listen = true;
+        o->tcp_listen_is_unix = true;
+        snprintf(o->tcp_listen_addr, sizeof(o->tcp_listen_addr), "%s", arg);
+        break;
+    case OPT_ALLOW_ORIGIN:
+        if (!*arg)
+            return usage(err, errlen, "--%s: empty origin%s", name, "");
+        if (add_list(o->allow_origins, &o->num_allow_origins, arg))
+            return usage(err, errlen, "--%s: too many%s", name, "");
+        break;
     case '1': o->is_one = true; break;
     case OPT_ECHO: o->is_echo = true; break;
     case 'b': o->input = INPUT_BINARY; break;
@@ -221,6 +301,7 @@ static enum options_result apply(struct options *o, int key, const char *arg,
         if (parse_uint(arg, SIZE_MAX / 2, &u) || u == 0)
             return usage(err, errlen, "--%s: bad size '%s'", name, arg);
         o->chunk = (size_t)u;
+        o->has_chunk = true;
         break;
     case OPT_BINARY_FORMAT:
         if (!strcmp(arg, "hex"))
@@ -293,6 +374,30 @@ static const struct option_spec *find_spec(int key)
     return NULL;
 }
 
+/* Options that make no sense together, or only in one role. */
+static enum options_result check_combinations(const struct options *o, char *err, size_t errlen)
+{
+    const char *end = o->exec_cmd ? "--exec" : o->forward ? "--forward"
+                      : o->has_tcp_listen ? (o->tcp_listen_is_unix ? "--unix-listen" : "--tcp-listen")
+                      : o->is_echo ? "--echo" : NULL;
+    int ends = !!o->exec_cmd + !!o->forward + o->has_tcp_listen + o->is_echo;
+    if (ends > 1)
+        return usage(err, errlen, "%s cannot be combined with another of --exec, --forward, "
+                     "--tcp-listen, --unix-listen and --echo%s", end, "");
+    if (o->forward && !o->is_listen)
+        return usage(err, errlen, "--forward is for listen mode (-l PORT)%s%s", "", "");
+    if (o->has_tcp_listen && o->is_listen)
+        return usage(err, errlen, "%s is for the client role (a URL), not -l%s", end, "");
+    if (o->num_allow_origins && !(o->is_listen && (o->exec_cmd || o->forward)))
+        return usage(err, errlen, "--allow-origin goes with -l and --exec or --forward%s%s", "",
+                     "");
+    if (o->num_passenv && !o->exec_cmd)
+        return usage(err, errlen, "--passenv goes with --exec%s%s", "", "");
+    if (o->is_one && (o->exec_cmd || o->forward || o->has_tcp_listen))
+        return usage(err, errlen, "%s cannot be combined with --one%s", end, "");
+    return OPTIONS_RUN;
+}
+
 enum options_result options_parse(int argc, char **argv, struct options *o, char *err,
                                   size_t errlen)
 {
@@ -312,7 +417,7 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
     size_t k = strlen(shortopts);
     for (size_t i = 0; i < NUM_SPECS; i++) {
         int has_arg = !specs[i].arg           ? no_argument
-                      : specs[i].arg[0] == '[' ? optional_argument
+                      : is_optional_arg(&specs[i]) ? optional_argument
                                                : required_argument;
         longopts[i] = (struct option){specs[i].name, has_arg, NULL, specs[i].key};
         if (specs[i].key < 256) {
@@ -358,5 +463,5 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
         return usage(err, errlen, "no URL given (try 'wsc --help')%s%s", "", "");
     if (o->url && o->is_listen)
         return usage(err, errlen, "a URL and --listen cannot be combined%s%s", "", "");
-    return OPTIONS_RUN;
+    return check_combinations(o, err, errlen);
 }

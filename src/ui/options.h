@@ -39,6 +39,7 @@ struct options {
     bool no_deflate;
     enum input_mode input;
     size_t chunk;
+    bool has_chunk;             /* --chunk given: -b messages of exactly that size */
     uint64_t max_message;
     enum binary_format binary_format;
     enum tri interactive;
@@ -61,6 +62,20 @@ struct options {
     double ping_timeout;
     bool has_reconnect;
     unsigned reconnect_tries;   /* 0: unbounded */
+    /* bridges: the local end joined to something else */
+    const char *exec_cmd;       /* -e: /bin/sh -c CMD */
+    const char *passenv[OPT_MAX_LIST]; /* --passenv: more names for the process */
+    size_t num_passenv;
+    const char *forward;        /* --forward as given */
+    char forward_host[256];     /* its host, or its path with unix: */
+    unsigned forward_port;
+    bool forward_is_unix;
+    const char *allow_origins[OPT_MAX_LIST]; /* --allow-origin */
+    size_t num_allow_origins;
+    bool has_tcp_listen;        /* --tcp-listen or --unix-listen */
+    char tcp_listen_addr[256];  /* its address (127.0.0.1 unless given), or a path */
+    unsigned tcp_listen_port;
+    bool tcp_listen_is_unix;
     /* output */
     bool is_jsonl;
     bool has_timestamps;

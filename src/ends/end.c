@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+#include "ends/end.h"
+
+#include "io/net.h"
+
+bool end_can_take(const struct local_end *e)
+{
+    return !e || !e->ops->can_take || e->ops->can_take(e);
+}
+
+bool end_is_done(const struct local_end *e)
+{
+    return !e || !e->ops->is_done || e->ops->is_done(e);
+}
+
+long end_deadline(const struct local_end *e)
+{
+    return e && e->ops->deadline ? e->ops->deadline(e) : 0;
+}
+
+int conn_set_send_frame(struct conn_set *set, enum ws_opcode op, bool is_final,
+                        const uint8_t *p, size_t len)
+{
+    int sent = 0;
+    for (size_t i = 0; i < set->num; i++)
+        if (conn_send_frame(set->items[i], op, is_final, p, len) == 0)
+            sent++;
+    return sent;
+}
+
+bool conn_set_can_send(const struct conn_set *set)
+{
+    size_t open = 0;
+    for (size_t i = 0; i < set->num; i++) {
+        const struct conn *c = set->items[i];
+        if (c->phase != CONN_OPEN)
+            continue;
+        if (!conn_can_send(c))
+            return false;
+        open++;
+    }
+    return open > 0;
+}
+
+void conn_set_close_all(struct conn_set *set, unsigned code)
+{
+    set->is_closing = true;
+    for (size_t i = 0; i < set->num; i++)
+        conn_close(set->items[i], code, NULL);
+}
+
+void conn_set_input_ended(struct conn_set *set, const struct options *opt)
+{
+    set->is_input_done = true;
+    if (opt->is_listen)
+        return; /* a server keeps serving without stdin */
+    if (!opt->has_wait)
+        conn_set_close_all(set, WS_CLOSE_NORMAL);
+    else if (opt->wait >= 0)
+        set->wait_deadline = net_now_ms() + (long)(opt->wait * 1000.0);
+}
+
+bool conn_set_takes_input(const struct conn_set *set)
+{
+    return !set->is_input_done && !set->is_closing && conn_set_can_send(set);
+}
+
+bool end_uses_stdio(const struct options *opt)
+{
+    return !opt->is_echo && !opt->exec_cmd && !opt->forward && !opt->has_tcp_listen;
+}
+
+struct local_end *end_for_options(const struct options *opt, struct stdout_hub *hub)
+{
+    if (opt->is_echo)
+        return echo_end_new();
+    if (opt->exec_cmd)
+        return child_end_new(opt);
+    if (opt->forward)
+        return forward_end_new(opt);
+    return print_end_new(hub);
+}

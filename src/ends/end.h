@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/* end: the local end of a connection, one ops table per kind (stdout, echo,
+ * a child process, a socket; and the shared ones that feed every connection:
+ * stdin and the console). The loop waits on an end's descriptors and calls
+ * it when they are ready; the connection hands it what the peer sends. An
+ * end sends toward the peer with conn_send_*() while conn_can_send() holds,
+ * and stops the peer's reads by answering false to can_take. Every op but
+ * free may be NULL: it then does nothing (can_take: true; is_done: true). */
+#ifndef WSC_END_H
+#define WSC_END_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "core/ws.h"
+#include "ui/input.h"
+
+#define END_MAX_FDS 4
+
+struct local_end;
+
+struct local_end_ops {
+    const char *type; /* "stdout", "echo", "exec", "forward", ... */
+    /* The WebSocket is open (server: req tells the request; client: NULL).
+     * Returns -1 with err set to close the connection with 1011. */
+    int (*open)(struct local_end *e, const struct conn_request *req, char *err, size_t errlen);
+    /* What the peer sends: a message as it streams in. */
+    void (*message_begin)(struct local_end *e, enum ws_opcode op);
+    void (*message_data)(struct local_end *e, const uint8_t *p, size_t len);
+    void (*message_end)(struct local_end *e);
+    /* The message being received will never be complete. */
+    void (*message_abort)(struct local_end *e);
+    /* A ping or pong from the peer (answered by the engine already). */
+    void (*control)(struct local_end *e, enum ws_opcode op, const uint8_t *p, size_t len);
+    /* The peer's close frame. */
+    void (*peer_close)(struct local_end *e, unsigned code, const uint8_t *reason, size_t len);
+    /* False: stop reading the peer until it turns true. */
+    bool (*can_take)(const struct local_end *e);
+    /* The descriptors to wait on this turn (fd -1 to skip one); returns how many. */
+    size_t (*poll_fds)(struct local_end *e, struct pollfd *fds, size_t max);
+    void (*on_ready)(struct local_end *e, const struct pollfd *fds, size_t n);
+    /* The end's own deadline (ms on net_now_ms's clock; 0: none). */
+    long (*deadline)(const struct local_end *e);
+    void (*on_tick)(struct local_end *e, long now);
+    /* The connection is over (closed, lost or refused): wind down. */
+    void (*conn_ended)(struct local_end *e);
+    /* Nothing of the end is left running (a process reaped, a socket closed). */
+    bool (*is_done)(const struct local_end *e);
+    void (*free)(struct local_end *e);
+};
+
+struct local_end {
+    const struct local_end_ops *ops;
+    struct conn *conn; /* borrowed; NULL for a shared end */
+};
+
+/* The connections of a run, for the shared ends that feed them all. */
+struct conn_set {
+    struct conn **items; /* borrowed */
+    size_t num;
+    bool is_closing;     /* the run is ending: no new input */
+    bool is_input_done;  /* stdin or the console ended */
+    bool input_failed;   /* listen mode: stdin could not be read or sent */
+    long wait_deadline;  /* -w: close everything when it passes; 0: none */
+};
+
+bool end_can_take(const struct local_end *e);
+bool end_is_done(const struct local_end *e);
+long end_deadline(const struct local_end *e);
+
+/* Sends one frame to every open connection of the set; -1 when none took it. */
+int conn_set_send_frame(struct conn_set *set, enum ws_opcode op, bool is_final,
+                        const uint8_t *p, size_t len);
+/* Every open connection can take more, and there is at least one. */
+bool conn_set_can_send(const struct conn_set *set);
+/* Closes every connection (and marks the run as ending). */
+void conn_set_close_all(struct conn_set *set, unsigned code);
+/* stdin or the console ended: a client closes, at once or after -w. */
+void conn_set_input_ended(struct conn_set *set, const struct options *opt);
+/* stdin (or the console) may be read: input is wanted and can be sent. */
+bool conn_set_takes_input(const struct conn_set *set);
+
+/* stdin, stdout and the console are the local end (no bridge, no --echo). */
+bool end_uses_stdio(const struct options *opt);
+/* A new connection's local end, as the options ask. */
+struct stdout_hub;
+struct local_end *end_for_options(const struct options *opt, struct stdout_hub *hub);
+
+/* The kinds, one file each. */
+struct stdout_hub {
+    const struct options *opt;
+    struct output *out;
+    const struct conn *showing; /* whose message is being printed, if any */
+    size_t messages_received;
+};
+/* What the peer sends, printed on stdout (pipe and console modes); the hub
+ * is shared by every connection so that messages never interleave. */
+struct local_end *print_end_new(struct stdout_hub *hub);
+/* --echo: every message answered with an identical one. */
+struct local_end *echo_end_new(void);
+/* stdin in pipe mode, feeding every connection (shared; in is borrowed). */
+struct local_end *pipe_end_new(struct input *in, struct conn_set *set, const struct options *opt);
+/* --exec: a process joined to the connection. */
+struct local_end *child_end_new(const struct options *opt);
+/* --forward: a TCP or Unix connection of its own, made when the WebSocket opens. */
+struct local_end *forward_end_new(const struct options *opt);
+/* --tcp-listen: a local client already accepted (fd owned from now on). */
+struct local_end *accepted_end_new(const struct options *opt, int fd, const char *name);
+/* The interactive console: lines and slash commands (shared). */
+struct local_end *prompt_end_new(struct conn_set *set, const struct options *opt,
+                                 struct output *out);
+
+#endif

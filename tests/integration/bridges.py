@@ -1,0 +1,568 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Bridges: a WebSocket joined to a process (--exec), to a TCP or Unix service
+(--forward), and local TCP clients joined to WebSockets (--tcp-listen).
+
+The --exec environment is checked against websocketd itself, running the same
+script for the same request. Every end-of-life path asserts the close code, the
+exit status and that no byte was lost; no process is left behind.
+"""
+
+import asyncio
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import wsctest as t
+
+t.require_wsc()
+t.require_websockets()
+import websockets  # noqa: E402
+from websockets.exceptions import ConnectionClosed, InvalidStatusCode  # noqa: E402
+
+WEBSOCKETD = shutil.which("websocketd")
+
+
+def listen(*args, env=None):
+    """wsc -l 0 ARGS in the background; the port is read from its stderr."""
+    proc = t.spawn(["-l", "0"] + list(args), env=env)
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", proc.err)
+        if m:
+            return int(m.group(1)), proc
+        if proc.proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    raise RuntimeError(f"wsc -l did not say where it listens\n{proc.wait(1)}")
+
+
+def wait_err(proc, pattern, timeout=5):
+    end = time.monotonic() + timeout
+    while True:
+        m = re.search(pattern, proc.err.decode("utf-8", "replace"))
+        if m or time.monotonic() >= end:
+            return m
+        time.sleep(0.02)
+
+
+def run(coro, timeout=30):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+async def converse(url, send=(), expect=0, close=True, **kw):
+    """Connects, sends each message, reads `expect` messages, closes. Returns
+    (messages, close code, close reason)."""
+    got = []
+    async with websockets.connect(url, max_size=None, **kw) as ws:
+        for m in send:
+            await ws.send(m)
+        try:
+            for _ in range(expect):
+                got.append(await ws.recv())
+            if close:
+                await ws.close()
+            else:
+                await ws.wait_closed()
+        except ConnectionClosed:
+            pass
+        return got, ws.close_code, ws.close_reason
+
+
+def children_of(pid):
+    """The processes whose parent is pid, with their state letter."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                out.append((int(d), fields[0]))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def rss_anon_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    return -1
+
+
+def script(name, body):
+    path = t.tmpfile(name)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + body)
+    os.chmod(path, 0o755)
+    return path
+
+
+ENV_SCRIPT = "env | LC_ALL=C sort\necho ---\nexec cat\n"
+
+
+def env_of(lines):
+    env = {}
+    for line in lines:
+        if line == "---":
+            break
+        k, _, v = line.partition("=")
+        env[k] = v
+    return env
+
+
+async def env_session(url, origin):
+    async with websockets.connect(url, origin=origin,
+                                  extra_headers={"Cookie": "a=b; c=d", "X-Custom": "v w"},
+                                  user_agent_header="bridge-test/1") as ws:
+        lines = []
+        while not lines or lines[-1] != "---":
+            lines.append(await asyncio.wait_for(ws.recv(), 5))
+        await ws.send("after env")
+        echoed = await asyncio.wait_for(ws.recv(), 5)
+        await ws.close()
+        return lines, echoed
+
+
+# ---- --exec ---------------------------------------------------------------------------
+
+@t.test
+def exec_environment_as_websocketd():
+    if not WEBSOCKETD:
+        t.skip("--exec environment equals websocketd's", "websocketd is not installed")
+        return
+    path = script("env.sh", ENV_SCRIPT)
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent",
+            "LANG": "C.UTF-8", "SECRET_TOKEN": "do-not-leak"}
+    port_w, wsc = listen("--exec", path, env=base)
+    port_d = t.free_port()
+    wsd = subprocess.Popen([WEBSOCKETD, f"--port={port_d}", "--address=127.0.0.1", path],
+                           env=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t.track(wsd)
+    t.wait_listening(port_d, 10)
+    query = "/some/path/x?q=1&r=two%20words"
+    got_w, echo_w = run(env_session(f"ws://127.0.0.1:{port_w}{query}",
+                                    f"http://127.0.0.1:{port_w}"))
+    got_d, echo_d = run(env_session(f"ws://127.0.0.1:{port_d}{query}",
+                                    f"http://127.0.0.1:{port_d}"))
+    ew, ed = env_of(got_w), env_of(got_d)
+    t.is_((echo_w, echo_d), ("after env", "after env"), "--exec and websocketd: stdin echoed")
+    # What differs by design: the software, the ports, the per-connection key and ids.
+    differ = {"SERVER_SOFTWARE", "REMOTE_PORT", "SERVER_PORT", "UNIQUE_ID", "GATEWAY_INTERFACE",
+              "HTTP_SEC_WEBSOCKET_KEY", "HTTP_HOST", "HTTP_ORIGIN", "WSC_CLIENT_ID",
+              "HOME", "LANG"}
+    names_w = set(ew) - differ
+    names_d = set(ed) - differ
+    t.is_(sorted(names_w ^ names_d), [], "--exec: the same variable names as websocketd's",
+          f"wsc only: {sorted(names_w - names_d)}; websocketd only: {sorted(names_d - names_w)}")
+    same = {k: (ew.get(k), ed.get(k)) for k in names_w & names_d if ew.get(k) != ed.get(k)}
+    t.is_(same, {}, "--exec: the same values as websocketd's for the same request")
+    t.is_((ew.get("SERVER_PORT"), ed.get("SERVER_PORT")), (str(port_w), str(port_d)),
+          "--exec: SERVER_PORT is the listening port, as websocketd's")
+    t.is_(ew.get("HTTP_HOST"), f"127.0.0.1:{port_w}", "--exec: HTTP_HOST")
+    t.is_((ew.get("QUERY_STRING"), ew.get("PATH_INFO"), ew.get("REQUEST_URI")),
+          ("q=1&r=two%20words", "/some/path/x", query), "--exec: query, path and URI")
+    t.is_((ew.get("HTTP_COOKIE"), ew.get("HTTP_X_CUSTOM"), ew.get("HTTP_USER_AGENT")),
+          ("a=b; c=d", "v w", "bridge-test/1"), "--exec: request headers as HTTP_*")
+    t.ok("SECRET_TOKEN" not in ew and "SECRET_TOKEN" not in ed,
+         "--exec: wsc's own environment does not pass (as websocketd)")
+    t.is_((ew.get("HOME"), ew.get("LANG"), ew.get("WSC_CLIENT_ID")),
+          ("/nonexistent", "C.UTF-8", "1"), "--exec: HOME, LANG and WSC_CLIENT_ID passed")
+    t.ok("HTTPS" not in ew, "--exec: no HTTPS over plain ws://")
+    wsc.stop()
+
+
+@t.test
+def exec_passenv():
+    path = script("env2.sh", ENV_SCRIPT)
+    env = dict(os.environ, KEEP_ME="yes", DROP_ME="no")
+    port, proc = listen("--exec", path, "--passenv", "KEEP_ME", env=env)
+    got, _ = run(env_session(f"ws://127.0.0.1:{port}/", None))
+    e = env_of(got)
+    t.is_((e.get("KEEP_ME"), e.get("DROP_ME")), ("yes", None), "--passenv passes only its name")
+    proc.stop()
+
+
+@t.test
+def exec_lines_both_ways():
+    port, proc = listen("--exec", "while read l; do echo \"got: $l\"; echo \"err $l\" >&2; done")
+    got, code, _ = run(converse(f"ws://127.0.0.1:{port}/", ["one", "two", "three ü"], expect=3))
+    t.is_(got, ["got: one", "got: two", "got: three ü"], "--exec: a line per message both ways")
+    t.is_(code, 1000, "--exec: the client's close is answered with 1000")
+    t.ok(wait_err(proc, r"\[1\] err three ü"), "--exec: the process's stderr, prefixed [1]",
+         proc.err.decode(errors="replace"))
+    proc.stop()
+
+
+@t.test
+def exec_process_per_client():
+    port, proc = listen("--exec", "echo $$; cat", "--max-clients", "30")
+
+    async def many():
+        async def one(i):
+            async with websockets.connect(f"ws://127.0.0.1:{port}/") as ws:
+                pid = await ws.recv()
+                await ws.send(f"client {i}")
+                back = await ws.recv()
+                await ws.close()
+                return pid, back
+        return await asyncio.gather(*(one(i) for i in range(20)))
+
+    results = run(many(), 60)
+    pids = {p for p, _ in results}
+    t.is_(len(pids), 20, "--exec: 20 clients at once, 20 processes")
+    t.is_(sorted(b for _, b in results), sorted(f"client {i}" for i in range(20)),
+          "--exec: each client talks to its own process")
+    time.sleep(0.5)
+    t.is_([c for c in children_of(proc.proc.pid)], [], "--exec: every process reaped (no zombie)")
+    proc.stop()
+
+
+@t.test
+def exec_exit_status_closes():
+    port, proc = listen("--exec", "echo bye; exit 0")
+    got, code, _ = run(converse(f"ws://127.0.0.1:{port}/", expect=1, close=False))
+    t.is_((got, code), (["bye"], 1000), "--exec: status 0 closes with 1000 after its output")
+    port2, proc2 = listen("--exec", "printf 'partial'; exit 3")
+    got, code, reason = run(converse(f"ws://127.0.0.1:{port2}/", expect=1, close=False))
+    t.is_((got, code, reason), (["partial"], 1011, "process exited with status 3"),
+          "--exec: status 3 closes with 1011 naming it; a last line without newline is sent")
+    proc.stop()
+    proc2.stop()
+
+
+@t.test
+def exec_invalid_utf8_and_long_lines():
+    port, proc = listen("--exec", "printf 'ok\\n\\377\\376bad\\n'; head -c 300000 /dev/zero | "
+                        "tr '\\0' x; echo; sleep 5", "--chunk", "65536")
+    got, _, _ = run(converse(f"ws://127.0.0.1:{port}/", expect=3))
+    t.is_(got[:2], ["ok", b"\xff\xfebad"], "--exec: a line that is not UTF-8 is a binary message")
+    t.is_(got[2], "x" * 300000, "--exec: a line longer than --chunk is one message")
+    proc.stop()
+
+
+@t.test
+def exec_binary_raw_bytes():
+    port, proc = listen("-b", "--exec", "cat")
+    blob = os.urandom(3 * 1024 * 1024)
+
+    async def go():
+        async with websockets.connect(f"ws://127.0.0.1:{port}/", max_size=None) as ws:
+            for i in range(0, len(blob), 100000):
+                await ws.send(blob[i:i + 100000])
+            back = b""
+            while len(back) < len(blob):
+                m = await ws.recv()
+                t.ok(isinstance(m, bytes), "-b --exec: binary messages") if not back else None
+                back += m
+            await ws.close()
+            return back
+
+    back = run(go(), 60)
+    t.ok(hashlib.sha256(back).digest() == hashlib.sha256(blob).digest(),
+         "-b --exec cat: 3 MiB byte-exact both ways")
+    proc.stop()
+
+
+@t.test
+def exec_ignores_sigterm():
+    marker = t.tmpfile("pid")
+    port, proc = listen("--exec", f"trap '' TERM; echo $$ > {marker}; echo up; "
+                        "while :; do sleep 0.1; done", "--close-timeout", "1")
+    start = time.monotonic()
+    got, code, _ = run(converse(f"ws://127.0.0.1:{port}/", expect=1))
+    t.is_((got, code), (["up"], 1000), "a process ignoring SIGTERM: the client's close is answered")
+    pid = int(open(marker).read())
+    end = time.monotonic() + 8
+    while pid_alive(pid) and time.monotonic() < end:
+        time.sleep(0.05)
+    took = time.monotonic() - start
+    t.ok(not pid_alive(pid), "a process ignoring SIGTERM is killed (SIGKILL after SIGTERM)",
+         f"still alive after {took:.1f} s")
+    t.ok(took >= 1.5, "SIGKILL comes only after SIGTERM had --close-timeout", f"{took:.2f} s")
+    t.is_(children_of(proc.proc.pid), [], "no zombie left")
+    proc.stop()
+
+
+@t.test
+def exec_flood_bounded_memory():
+    port, proc = listen("--exec", "yes flood-flood-flood-flood")
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    s.recv(4096)  # the 101; then the client never reads
+    time.sleep(3)
+    first = rss_anon_kib(proc.proc.pid)
+    time.sleep(2)
+    second = rss_anon_kib(proc.proc.pid)
+    t.ok(0 < second < 16 * 1024 and second - first < 1024,
+         "a process flooding a client that never reads: wsc's memory stays bounded",
+         f"RssAnon {first} KiB, then {second} KiB")
+    s.close()
+    proc.stop()
+    t.is_(children_of(proc.proc.pid), [], "the flooding process is gone")
+
+
+@t.test
+def exec_sigint_ends_everything():
+    marker = t.tmpfile("pid2")
+    port, proc = listen("--exec", f"echo $$ > {marker}; exec cat")
+
+    async def go():
+        async with websockets.connect(f"ws://127.0.0.1:{port}/") as ws:
+            await ws.send("x")
+            t.is_(await ws.recv(), "x", "SIGINT case: connected and echoing")
+            proc.proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(ws.recv(), 5)
+            except ConnectionClosed:
+                pass
+            return ws.close_code
+
+    code = run(go())
+    t.is_(code, 1001, "SIGINT: the client gets 1001 (going away)")
+    r = proc.wait(10)
+    t.exits(r, 0, "SIGINT: wsc -l --exec exits 0")
+    pid = int(open(marker).read())
+    t.ok(not pid_alive(pid), "SIGINT: the process is gone")
+
+
+@t.test
+def exec_client_role():
+    srv = t.server("echo_server.py")
+    out = t.tmpfile("client-out")
+    r = t.run([srv.url, "--exec", f"echo one; echo two; read a; read b; echo \"$a $b\" > {out}"],
+              timeout=15)
+    t.exits(r, 0, "client --exec: exit 0 when the process ends with status 0")
+    t.is_(open(out).read(), "one two\n", "client --exec: its lines out, the replies in")
+    t.is_([m["data"] for m in srv.messages()], ["one", "two"], "client --exec: server got both")
+    r = t.run([srv.url, "--exec", "exit 4"], timeout=15)
+    t.exits(r, 1, "client --exec: a process exiting 4 makes wsc exit 1")
+    t.ok(b"process exited with status 4" in r.err, "client --exec: says the status", r.err)
+
+
+# ---- refusals -------------------------------------------------------------------------
+
+def status_of(url, **kw):
+    async def go():
+        try:
+            async with websockets.connect(url, **kw) as ws:
+                await ws.close()
+                return 101, {}
+        except InvalidStatusCode as e:
+            return e.status_code, dict(e.headers)
+    return run(go())
+
+
+@t.test
+def cross_site_origin_refused():
+    marker = t.tmpfile("started") + ".touched"
+    port, proc = listen("--exec", f"touch {marker}; cat")
+    url = f"ws://127.0.0.1:{port}/"
+    t.is_(status_of(url, origin="http://evil.example")[0], 403, "cross-site Origin: 403")
+    time.sleep(0.3)
+    t.ok(not os.path.exists(marker), "cross-site Origin: no process started")
+    t.ok(wait_err(proc, r"refused: cross-site request from Origin http://evil\.example"),
+         "cross-site Origin: said on stderr", proc.err)
+    t.is_(status_of(url, origin=f"http://127.0.0.1:{port}")[0], 101, "same-site Origin: 101")
+    t.is_(status_of(url)[0], 101, "no Origin (not a browser): 101")
+    port2, proc2 = listen("--forward", "127.0.0.1:9", "--allow-origin", "http://evil.example")
+    t.is_(status_of(f"ws://127.0.0.1:{port2}/", origin="http://evil.example")[0], 101,
+          "--allow-origin lets that Origin in")
+    t.is_(status_of(f"ws://127.0.0.1:{port2}/", origin="http://other.example")[0], 403,
+          "--allow-origin: another Origin is still refused")
+    port3, proc3 = listen("--exec", "cat", "--allow-origin", "*")
+    t.is_(status_of(f"ws://127.0.0.1:{port3}/", origin="null")[0], 101, "--allow-origin '*'")
+    for p in (proc, proc2, proc3):
+        p.stop()
+
+
+@t.test
+def basic_auth_required():
+    port, proc = listen("--exec", "cat", "--auth", "alice:s3cret")
+    url = f"ws://127.0.0.1:{port}/"
+    code, headers = status_of(url)
+    t.is_(code, 401, "--auth: no credentials, 401")
+    www = {k.lower(): v for k, v in headers.items()}.get("www-authenticate", "")
+    t.ok(www.startswith("Basic realm="), "--auth: 401 with WWW-Authenticate: Basic", headers)
+    t.is_(status_of(f"ws://alice:wrong@127.0.0.1:{port}/")[0], 401, "--auth: wrong password, 401")
+    t.is_(status_of(f"ws://alice:s3cret@127.0.0.1:{port}/")[0], 101, "--auth: right, 101")
+    proc.stop()
+
+
+@t.test
+def max_clients_bounds_processes():
+    port, proc = listen("--exec", "cat", "--max-clients", "2")
+
+    async def go():
+        a = await websockets.connect(f"ws://127.0.0.1:{port}/")
+        b = await websockets.connect(f"ws://127.0.0.1:{port}/")
+        try:
+            await websockets.connect(f"ws://127.0.0.1:{port}/")
+            third = 101
+        except InvalidStatusCode as e:
+            third = e.status_code
+        await a.close()
+        await b.close()
+        return third
+
+    t.is_(run(go()), 503, "--max-clients 2: the third client gets 503")
+    proc.stop()
+
+
+# ---- --forward ------------------------------------------------------------------------
+
+class TcpService:
+    """A TCP (or Unix) service of ours: echo, or send a greeting then FIN."""
+
+    def __init__(self, mode="echo", unix=None, greeting=b""):
+        self.mode, self.greeting = mode, greeting
+        if unix:
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.bind(unix)
+        else:
+            self.sock = socket.socket()
+            self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = None if unix else self.sock.getsockname()[1]
+        self.received = []
+        self.eof_seen = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(c,), daemon=True).start()
+
+    def _one(self, c):
+        data = b""
+        if self.mode == "greet":
+            c.sendall(self.greeting)
+            c.shutdown(socket.SHUT_WR)
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            if self.mode == "echo":
+                c.sendall(chunk)
+        self.received.append(data)
+        self.eof_seen.set()
+        c.close()
+
+
+@t.test
+def forward_binary_round_trip():
+    svc = TcpService()
+    port, proc = listen("--forward", f"127.0.0.1:{svc.port}")
+    blob = os.urandom(5 * 1024 * 1024)
+
+    async def go():
+        async with websockets.connect(f"ws://127.0.0.1:{port}/", max_size=None) as ws:
+            await ws.send("text goes on as bytes\n")
+            for i in range(0, len(blob), 65536):
+                await ws.send(blob[i:i + 65536])
+            want = len(blob) + len("text goes on as bytes\n")
+            back, kinds = b"", set()
+            while len(back) < want:
+                m = await ws.recv()
+                kinds.add(type(m))
+                back += m
+            await ws.close()
+            return back, kinds
+
+    back, kinds = run(go(), 60)
+    t.ok(back == b"text goes on as bytes\n" + blob, "--forward: 5 MiB byte-exact both ways")
+    t.is_(kinds, {bytes}, "--forward: binary messages toward the client")
+    t.ok(svc.eof_seen.wait(5), "--forward: the client's close ends the TCP connection (EOF)")
+    proc.stop()
+
+
+@t.test
+def forward_service_closes_first():
+    svc = TcpService("greet", greeting=b"hello from tcp\n" * 1000)
+    port, proc = listen("--forward", f"127.0.0.1:{svc.port}")
+
+    async def go():
+        async with websockets.connect(f"ws://127.0.0.1:{port}/") as ws:
+            data = b""
+            try:
+                while True:
+                    data += await asyncio.wait_for(ws.recv(), 5)
+            except ConnectionClosed:
+                pass
+            return data, ws.close_code
+
+    data, code = run(go())
+    t.is_((len(data), code), (15000, 1000), "--forward: the service's FIN is a close 1000, "
+          "after all its bytes")
+    proc.stop()
+
+
+@t.test
+def forward_refused():
+    port, proc = listen("--forward", f"127.0.0.1:{t.free_port()}")
+    _, code, reason = run(converse(f"ws://127.0.0.1:{port}/", close=False))
+    t.is_(code, 1011, "--forward to a closed port: close 1011")
+    t.ok("Connection refused" in reason, "--forward refused: the reason says so", reason)
+    proc.stop()
+
+
+@t.test
+def forward_unix_socket():
+    path = t.tmpfile("svc") + ".sock"
+    svc = TcpService(unix=path)
+    port, proc = listen("--forward", f"unix:{path}")
+    got, code, _ = run(converse(f"ws://127.0.0.1:{port}/", [b"\x00\x01unix"], expect=1))
+    t.is_((got, code), ([b"\x00\x01unix"], 1000), "--forward unix:PATH round-trip")
+    proc.stop()
+
+
+# ---- --tcp-listen ---------------------------------------------------------------------
+
+@t.test
+def tcp_listen_round_trip():
+    srv = t.server("echo_server.py")
+    lport = t.free_port()
+    proc = t.spawn([srv.url, "--tcp-listen", str(lport)])
+    t.wait_listening(lport, 5, proc)
+    socks = [socket.create_connection(("127.0.0.1", lport)) for _ in range(3)]
+    for i, s in enumerate(socks):
+        s.sendall(f"via tcp {i}".encode())
+    for i, s in enumerate(socks):
+        s.settimeout(5)
+        t.is_(s.recv(100), f"via tcp {i}".encode(), f"--tcp-listen: connection {i} echoed")
+        s.shutdown(socket.SHUT_WR)
+        t.is_(s.recv(100), b"", f"--tcp-listen: connection {i} closed after its FIN")
+        s.close()
+    time.sleep(0.3)
+    msgs = srv.messages()
+    t.is_(sorted(m["data"] for m in msgs), [f"via tcp {i}".encode().hex() for i in range(3)],
+          "--tcp-listen: one WebSocket per local connection")
+    t.is_({m["type"] for m in msgs}, {"binary"}, "--tcp-listen: binary messages")
+    proc.proc.send_signal(signal.SIGINT)
+    t.exits(proc.wait(5), 0, "--tcp-listen: SIGINT exits 0")
+
+
+t.main()
