@@ -782,8 +782,98 @@ static void test_round_trip(void)
     }
 }
 
+/* ---- who may open a WebSocket on a bridge (--auth, Origin) ---- */
+
+struct access_case {
+    const char *name;
+    const char *headers; /* header lines after the request line */
+    bool is_tls;
+    bool want_origin;    /* hs_origin_allowed with no --allow-origin */
+    bool want_auth;      /* hs_has_basic_auth with "alice:s3cret" */
+};
+
+/* base64("alice:s3cret") = YWxpY2U6czNjcmV0 */
+static const struct access_case access_cases[] = {
+    {"no Origin, not a browser", "Host: 127.0.0.1:8080\r\n", false, true, false},
+    {"same host and port", "Host: 127.0.0.1:8080\r\nOrigin: http://127.0.0.1:8080\r\n", false,
+     true, false},
+    {"host names compare without case", "Host: Example.TEST:8080\r\n"
+     "Origin: http://example.test:8080\r\n", false, true, false},
+    {"default port of http is 80", "Host: example.test\r\nOrigin: http://example.test\r\n",
+     false, true, false},
+    {"https origin on a TLS server, default ports", "Host: example.test\r\n"
+     "Origin: https://example.test\r\n", true, true, false},
+    {"https origin, plain server on 80: another site", "Host: example.test\r\n"
+     "Origin: https://example.test\r\n", false, false, false},
+    {"another port is another site", "Host: 127.0.0.1:8080\r\n"
+     "Origin: http://127.0.0.1:8081\r\n", false, false, false},
+    {"another host", "Host: 127.0.0.1:8080\r\nOrigin: http://evil.example:8080\r\n", false,
+     false, false},
+    {"a suffix is not the host", "Host: a.test\r\nOrigin: http://xa.test\r\n", false, false,
+     false},
+    {"null origin (file://, sandbox)", "Host: 127.0.0.1:8080\r\nOrigin: null\r\n", false, false,
+     false},
+    {"IPv6 literal", "Host: [::1]:8080\r\nOrigin: http://[::1]:8080\r\n", false, true, false},
+    {"Origin but no Host", "Origin: http://127.0.0.1:8080\r\n", false, false, false},
+    {"bad port in Origin", "Host: a.test\r\nOrigin: http://a.test:80x\r\n", false, false,
+     false},
+    {"right credentials", "Host: a\r\nAuthorization: Basic YWxpY2U6czNjcmV0\r\n", false, true,
+     true},
+    {"scheme without case", "Host: a\r\nAuthorization: basic YWxpY2U6czNjcmV0\r\n", false,
+     true, true},
+    {"wrong password", "Host: a\r\nAuthorization: Basic YWxpY2U6d3Jvbmc=\r\n", false, true,
+     false},
+    {"a prefix of the credentials", "Host: a\r\nAuthorization: Basic YWxpY2U6czNj\r\n", false,
+     true, false},
+    {"another scheme", "Host: a\r\nAuthorization: Bearer YWxpY2U6czNjcmV0\r\n", false, true,
+     false},
+    {"two Authorization headers", "Host: a\r\nAuthorization: Basic YWxpY2U6czNjcmV0\r\n"
+     "Authorization: Basic YWxpY2U6czNjcmV0\r\n", false, true, false},
+};
+
+static void test_access(const struct access_case *a)
+{
+    char text[1024];
+    snprintf(text, sizeof(text), "GET / HTTP/1.1\r\n%s\r\n", a->headers);
+    struct parsed p;
+    parse_head(&p, text, true);
+    tap_ok(p.rc > 0, "access %s: the request parses", a->name);
+    tap_ok(hs_origin_allowed(&p.head, NULL, 0, a->is_tls) == a->want_origin,
+           "access %s: Origin %s", a->name, a->want_origin ? "allowed" : "cross-site");
+    tap_ok(hs_has_basic_auth(&p.head, "alice:s3cret") == a->want_auth,
+           "access %s: credentials %s", a->name, a->want_auth ? "accepted" : "refused");
+    free(p.text);
+}
+
+static void test_allow_origin(void)
+{
+    struct parsed p;
+    parse_head(&p, "GET / HTTP/1.1\r\nHost: a.test\r\nOrigin: http://evil.example\r\n\r\n",
+               true);
+    const char *const listed[] = {"http://other.example", "HTTP://EVIL.example"};
+    const char *const any[] = {"*"};
+    const char *const other[] = {"http://other.example"};
+    tap_ok(hs_origin_allowed(&p.head, listed, 2, false), "--allow-origin: a listed Origin passes");
+    tap_ok(hs_origin_allowed(&p.head, any, 1, false), "--allow-origin '*': any Origin passes");
+    tap_ok(!hs_origin_allowed(&p.head, other, 1, false),
+           "--allow-origin: an Origin not listed stays cross-site");
+    free(p.text);
+    struct hs_server_result r = {.status = 401};
+    snprintf(r.error, sizeof(r.error), "missing or wrong credentials (--auth)");
+    struct buf out;
+    buf_init(&out, 0);
+    hs_build_response(&r, &out);
+    buf_append(&out, "", 1); /* a C string for strstr */
+    tap_ok(buf_size(&out) > 1 && strstr((const char *)buf_head(&out), "WWW-Authenticate: Basic "),
+           "401 answer: WWW-Authenticate: Basic");
+    buf_free(&out);
+}
+
 int main(void)
 {
+    for (size_t i = 0; i < sizeof(access_cases) / sizeof(access_cases[0]); i++)
+        test_access(&access_cases[i]);
+    test_allow_origin();
     test_primitives();
     test_request();
     for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++)
