@@ -22,20 +22,41 @@ struct prompt_end {
 
 typedef int (*conn_action)(struct prompt_end *x, struct conn *c);
 
+/* Listening: says which clients a line went to, as "sent to clients 1, 2". */
+static void say_sent_to(struct prompt_end *x, const unsigned *ids, size_t n, size_t total)
+{
+    char list[200] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n && len < sizeof(list) - 24; i++)
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%u", i ? ", " : "", ids[i]);
+    if (total > n)
+        snprintf(list + len, sizeof(list) - len, " and %zu more", total - n);
+    note(x->out, "sent to client%s %s", total > 1 ? "s" : "", list);
+}
+
 /* Runs an action on the open connections: every one, or the one /to names. */
 static void for_open_conns(struct prompt_end *x, unsigned only_id, conn_action act)
 {
+    unsigned ids[16];
     size_t done = 0;
     for (size_t i = 0; i < x->set->num; i++) {
         struct conn *c = x->set->items[i];
         if (c->phase != CONN_OPEN || (only_id && c->id != only_id))
             continue;
-        if (act(x, c) != 0)
+        if (act(x, c) != 0) {
             note(x->out, "cannot send: the connection is closing");
+            continue;
+        }
+        if (done < sizeof(ids) / sizeof(ids[0]))
+            ids[done] = c->id;
         done++;
     }
-    if (!done)
-        note(x->out, only_id ? "no such client" : "no open connection");
+    if (!done && x->opt->is_listen)
+        note(x->out, only_id ? "no client %u: not sent" : "no client: not sent", only_id);
+    else if (!done)
+        note(x->out, "no open connection");
+    else if (x->opt->is_listen)
+        say_sent_to(x, ids, done < 16 ? done : 16, done);
 }
 
 static int act_text(struct prompt_end *x, struct conn *c)
@@ -189,12 +210,25 @@ static void on_line(void *ctx, const char *line)
     }
 }
 
+/* Keys are read while every connection can take more; listening, also
+ * while no client is connected, so that typing shows and is answered. */
+static bool reads_keys(const struct prompt_end *x)
+{
+    if (conn_set_takes_input(x->set))
+        return true;
+    if (!x->opt->is_listen || x->set->is_input_done || x->set->is_closing)
+        return false;
+    for (size_t i = 0; i < x->set->num; i++)
+        if (x->set->items[i]->phase == CONN_OPEN)
+            return false; /* one is open but cannot take more */
+    return true;
+}
+
 static size_t prompt_poll_fds(struct local_end *e, struct pollfd *fds, size_t max)
 {
     struct prompt_end *x = (struct prompt_end *)e;
     (void)max;
-    fds[0] = (struct pollfd){.fd = conn_set_takes_input(x->set) ? STDIN_FILENO : -1,
-                             .events = POLLIN};
+    fds[0] = (struct pollfd){.fd = reads_keys(x) ? STDIN_FILENO : -1, .events = POLLIN};
     return 1;
 }
 
@@ -202,7 +236,7 @@ static void prompt_on_ready(struct local_end *e, const struct pollfd *fds, size_
 {
     struct prompt_end *x = (struct prompt_end *)e;
     /* A signal or a peer's close handled this turn may have ended the input. */
-    if (n >= 1 && fds[0].revents && conn_set_takes_input(x->set))
+    if (n >= 1 && fds[0].revents && reads_keys(x))
         console_read();
 }
 
@@ -232,6 +266,6 @@ struct local_end *prompt_end_new(struct conn_set *set, const struct options *opt
     x->opt = opt;
     x->out = out;
     command_init(&x->cmd);
-    console_start(opt->is_listen ? "" : "> ", on_line, x);
+    console_start("> ", on_line, x);
     return &x->base;
 }

@@ -597,6 +597,36 @@ def interactive_listen():
           "terminal: /close 4003 done closes every client left with 4003 \"done\"", err or screen)
     t.ok(re.search(r"client 2 closed by us: 4003", screen) is not None,
          "terminal: the closes are reported", screen)
+    t.ok(re.search(r"> everyone\r\n(.*\r\n)*?wsc: sent to clients 1, 2\r\n", screen),
+         "terminal: a line sent to every client stays as '> line', then says which", screen)
+    t.ok("> /to 1 only for one\r\n" in screen and "wsc: sent to client 1\r\n" in screen,
+         "terminal: /to 1 says 'sent to client 1'", screen)
+
+
+@t.test
+def interactive_listen_no_client():
+    term = PtyWsc(["-l", "0"])
+    end = time.monotonic() + 5
+    while not re.search(r"listening on 127\.0\.0\.1:\d+", term.text()) and \
+            time.monotonic() < end:
+        term.pump(0.05)
+    term.pump(0.2)
+    t.ok(term.text().endswith("> "), "terminal, listening: the prompt is shown",
+         repr(term.text()))
+    term.type("nobody hears this")
+    end = time.monotonic() + 5
+    while "no client: not sent" not in term.text() and time.monotonic() < end:
+        term.pump(0.05)
+    t.ok("> nobody hears this\r\n" in term.text(), "terminal, no client: the typed line shows",
+         repr(term.text()))
+    t.ok("wsc: no client: not sent" in term.text(), "terminal, no client: says it was not sent",
+         repr(term.text()))
+    term.type("/to 7 hello")
+    end = time.monotonic() + 5
+    while "no client 7: not sent" not in term.text() and time.monotonic() < end:
+        term.pump(0.05)
+    t.ok("wsc: no client 7: not sent" in term.text(), "terminal: /to an unknown client says so",
+         repr(term.text()))
 
 
 # ---- Node's ws ---------------------------------------------------------------------------
