@@ -213,6 +213,21 @@ def exec_lines_both_ways():
 
 
 @t.test
+def exec_client_closes_first_nothing_lost():
+    out = t.tmpfile("stdin-copy")
+    port, proc = listen("--exec", f"cat > {out}; echo done >&2")
+    lines = [f"line {i} " + "x" * (i % 700) for i in range(5000)]
+    _, code, _ = run(converse(f"ws://127.0.0.1:{port}/", lines))
+    t.is_(code, 1000, "client closes first: its close is answered with 1000")
+    t.ok(wait_err(proc, r"\[1\] done"), "client closes first: the process sees its stdin end",
+         proc.err)
+    with open(out) as f:
+        t.ok(f.read() == "".join(line + "\n" for line in lines),
+             "client closes first: every line reached the process before its stdin closed")
+    proc.stop()
+
+
+@t.test
 def exec_process_per_client():
     port, proc = listen("--exec", "echo $$; cat", "--max-clients", "30")
 
