@@ -25,6 +25,9 @@ struct sock_end {
     int fd;              /* owned; -1 once closed */
     char name[300];      /* what it is connected to, for messages */
     bool is_forward;     /* it connects at open (--forward) */
+    struct net_dial dial; /* --forward over TCP: the connect in progress; owned */
+    bool is_connecting;
+    long connect_deadline;
     struct buf to_sock;  /* message bytes not yet written; owned */
     struct input reader; /* the socket's bytes as messages; owned */
     bool is_conn_over;
@@ -33,6 +36,8 @@ struct sock_end {
 
 static void close_sock(struct sock_end *x)
 {
+    net_dial_free(&x->dial);
+    x->is_connecting = false;
     if (x->fd >= 0)
         close(x->fd);
     x->fd = -1;
@@ -63,18 +68,36 @@ static int sock_open(struct local_end *e, const struct conn_request *req, char *
         return 0;
     const struct options *opt = x->opt;
     char why[300];
-    /* A connect to a local service is immediate; a slow one holds the loop
-     * for at most --connect-timeout. */
-    x->fd = opt->forward_is_unix ? net_connect_unix(opt->forward_host, why, sizeof(why))
-                                 : net_connect(opt->forward_host, opt->forward_port, opt->family,
-                                               (int)(opt->connect_timeout * 1000), why,
-                                               sizeof(why));
+    if (opt->forward_is_unix) {
+        x->fd = net_connect_unix(opt->forward_host, why, sizeof(why));
+    } else if (net_dial_start(&x->dial, opt->forward_host, opt->forward_port, opt->family, why,
+                              sizeof(why)) == 0) {
+        /* the connect goes on while other clients are served */
+        x->fd = x->dial.fd;
+        x->is_connecting = true;
+        x->connect_deadline = net_now_ms() + (long)(opt->connect_timeout * 1000.0);
+    }
     if (x->fd < 0) {
         snprintf(err, errlen, "forward: %s", why);
         return -1;
     }
     x->reader.fd = x->fd;
     return 0;
+}
+
+/* The connect in progress answered: connected, or the next address, or failed. */
+static void connect_step(struct sock_end *x)
+{
+    char why[300], reason[400];
+    int r = net_dial_step(&x->dial, why, sizeof(why));
+    x->fd = x->reader.fd = x->dial.fd;
+    if (r == 1)
+        x->is_connecting = false;
+    if (r >= 0)
+        return;
+    x->fd = -1;
+    snprintf(reason, sizeof(reason), "forward: %s", why);
+    sock_ended(x, WS_CLOSE_INTERNAL, reason);
 }
 
 static void sock_data(struct local_end *e, const uint8_t *p, size_t len)
@@ -101,9 +124,11 @@ static size_t sock_poll_fds(struct local_end *e, struct pollfd *fds, size_t max)
 {
     struct sock_end *x = (struct sock_end *)e;
     (void)max;
-    bool reads = x->fd >= 0 && !x->reader.is_eof && !x->is_conn_over && conn_can_send(e->conn);
+    bool reads = x->fd >= 0 && !x->is_connecting && !x->reader.is_eof && !x->is_conn_over &&
+                 conn_can_send(e->conn);
+    bool writes = buf_size(&x->to_sock) || x->is_connecting;
     fds[FD_READ] = (struct pollfd){.fd = reads ? x->fd : -1, .events = POLLIN};
-    fds[FD_WRITE] = (struct pollfd){.fd = buf_size(&x->to_sock) ? x->fd : -1, .events = POLLOUT};
+    fds[FD_WRITE] = (struct pollfd){.fd = writes ? x->fd : -1, .events = POLLOUT};
     return 2;
 }
 
@@ -144,6 +169,10 @@ static void sock_on_ready(struct local_end *e, const struct pollfd *fds, size_t 
     struct sock_end *x = (struct sock_end *)e;
     if (n < 2)
         return;
+    if (fds[FD_WRITE].revents && x->is_connecting) {
+        connect_step(x);
+        return;
+    }
     if (fds[FD_WRITE].revents && x->fd >= 0)
         write_sock(x);
     if (fds[FD_READ].revents && x->fd >= 0 && !x->reader.is_eof && !x->is_conn_over &&
@@ -165,12 +194,21 @@ static void sock_conn_ended(struct local_end *e)
 static long sock_deadline(const struct local_end *e)
 {
     const struct sock_end *x = (const struct sock_end *)e;
+    if (x->is_connecting)
+        return x->connect_deadline;
     return x->fd >= 0 ? x->give_up_at : 0;
 }
 
 static void sock_tick(struct local_end *e, long now)
 {
     struct sock_end *x = (struct sock_end *)e;
+    if (x->is_connecting && now >= x->connect_deadline) {
+        char reason[400];
+        snprintf(reason, sizeof(reason), "forward: cannot connect to %s: timed out",
+                 x->dial.where);
+        sock_ended(x, WS_CLOSE_INTERNAL, reason);
+        return;
+    }
     if (x->give_up_at && now >= x->give_up_at)
         close_sock(x); /* the socket's reader never took what was left */
 }

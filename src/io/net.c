@@ -143,32 +143,42 @@ fail:
     return -1;
 }
 
-int net_connect(const char *host, unsigned port, int family, int timeout_ms, char *err,
-                size_t errlen)
+/* Every address of host (an address literal asks no name service). */
+static int resolve(const char *host, unsigned port, int family, struct addrinfo **res, char *err,
+                   size_t errlen)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
     hints.ai_family = family == 4 ? AF_INET : family == 6 ? AF_INET6 : AF_UNSPEC;
     char service[8];
     snprintf(service, sizeof(service), "%u", port);
-    struct addrinfo *res = NULL;
+    *res = NULL;
     /* An address literal needs neither the interface list (AI_ADDRCONFIG asks the kernel
      * for it) nor the name services. */
     hints.ai_flags = AI_NUMERICHOST;
-    int rc = getaddrinfo(host, service, &hints, &res);
+    int rc = getaddrinfo(host, service, &hints, res);
     if (rc != 0) {
         hints.ai_flags = AI_ADDRCONFIG;
-        rc = getaddrinfo(host, service, &hints, &res);
+        rc = getaddrinfo(host, service, &hints, res);
     }
-    if (rc == EAI_NONAME || rc == EAI_ADDRFAMILY || rc == EAI_NODATA || (rc == 0 && !res)) {
+    if (rc == EAI_NONAME || rc == EAI_ADDRFAMILY || rc == EAI_NODATA || (rc == 0 && !*res)) {
         /* AI_ADDRCONFIG hides ::1 and 127.0.0.1 on hosts with loopback only */
         hints.ai_flags = 0;
-        rc = getaddrinfo(host, service, &hints, &res);
+        rc = getaddrinfo(host, service, &hints, res);
     }
     if (rc != 0) {
         snprintf(err, errlen, "cannot resolve %s: %s", host,
                  rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
         return -1;
     }
+    return 0;
+}
+
+int net_connect(const char *host, unsigned port, int family, int timeout_ms, char *err,
+                size_t errlen)
+{
+    struct addrinfo *res;
+    if (resolve(host, port, family, &res, err, errlen) != 0)
+        return -1;
     long deadline = net_now_ms() + (timeout_ms > 0 ? timeout_ms : 24L * 3600 * 1000);
     int fd = -1, last_errno = 0;
     char last_addr[80] = "";
@@ -185,6 +195,72 @@ int net_connect(const char *host, unsigned port, int family, int timeout_ms, cha
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return fd;
+}
+
+/* Starts a non-blocking connect to the next address; false when none is left. */
+static bool dial_next(struct net_dial *d)
+{
+    while (d->next) {
+        const struct addrinfo *ai = d->next;
+        d->next = ai->ai_next;
+        describe(ai->ai_addr, d->where, sizeof(d->where));
+        d->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                       ai->ai_protocol);
+        if (d->fd < 0) {
+            d->last_errno = errno;
+            continue;
+        }
+        if (connect(d->fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS)
+            return true;
+        d->last_errno = errno;
+        close(d->fd);
+        d->fd = -1;
+    }
+    return false;
+}
+
+int net_dial_start(struct net_dial *d, const char *host, unsigned port, int family, char *err,
+                   size_t errlen)
+{
+    memset(d, 0, sizeof(*d));
+    d->fd = -1;
+    if (resolve(host, port, family, &d->list, err, errlen) != 0)
+        return -1;
+    d->next = d->list;
+    if (dial_next(d))
+        return 0;
+    snprintf(err, errlen, "cannot connect to %s: %s", d->where, strerror(d->last_errno));
+    net_dial_free(d);
+    return -1;
+}
+
+int net_dial_step(struct net_dial *d, char *err, size_t errlen)
+{
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    if (getsockopt(d->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+        soerr = errno;
+    if (!soerr) {
+        int one = 1;
+        setsockopt(d->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        freeaddrinfo(d->list);
+        d->list = d->next = NULL;
+        return 1;
+    }
+    d->last_errno = soerr;
+    close(d->fd);
+    d->fd = -1;
+    if (dial_next(d))
+        return 0;
+    snprintf(err, errlen, "cannot connect to %s: %s", d->where, strerror(d->last_errno));
+    return -1;
+}
+
+void net_dial_free(struct net_dial *d)
+{
+    if (d->list)
+        freeaddrinfo(d->list);
+    d->list = d->next = NULL;
 }
 
 int net_connect_unix(const char *path, char *err, size_t errlen)

@@ -12,6 +12,24 @@
 int net_connect(const char *host, unsigned port, int family, int timeout_ms, char *err,
                 size_t errlen);
 int net_connect_unix(const char *path, char *err, size_t errlen);
+
+/* A connect that does not block: every address of host in turn. */
+struct addrinfo;
+struct net_dial {
+    int fd;                /* the socket being connected; the caller's once connected */
+    struct addrinfo *list; /* owned */
+    struct addrinfo *next; /* the next address to try */
+    int last_errno;
+    char where[80];        /* the address being tried */
+};
+/* Resolves (which may block for a name) and starts connecting. Returns 0
+ * with d->fd waiting to be writable, or -1 with err set. */
+int net_dial_start(struct net_dial *d, const char *host, unsigned port, int family, char *err,
+                   size_t errlen);
+/* d->fd turned writable: 1 connected, 0 the next address is being tried
+ * (wait again on the new d->fd), -1 every address failed (err says why). */
+int net_dial_step(struct net_dial *d, char *err, size_t errlen);
+void net_dial_free(struct net_dial *d);
 /* Listens on addr:port (addr NULL: 127.0.0.1); returns a non-blocking socket. */
 int net_listen(const char *addr, unsigned port, char *err, size_t errlen);
 /* Listens on a new Unix socket at path (an existing file is an error). */
