@@ -883,6 +883,8 @@ static void on_console_line(void *ctx, const char *line)
         console_finish(); /* no prompt while the closing handshake runs */
         close_all(l, WS_CLOSE_NORMAL);
         break;
+    case CMD_EXPECT:
+    case CMD_SLEEP: note(l->out, "/expect and /sleep are not yet available here"); break;
     case CMD_ERROR: note(l->out, "%s", c->error); break;
     }
 }
