@@ -45,9 +45,9 @@ bool expect_pattern_match(const struct expect_pattern *p, const uint8_t *s, size
 /* One expectation of a sequence: a pattern and how long a wait for it lasts. */
 struct expect_item {
     struct expect_pattern pat;
-    long wait_ms;      /* <0: no wait of its own (--until: only --timeout bounds it) */
+    long wait_ms; /* <0: no wait of its own (--until: only --timeout bounds it) */
     bool is_met;
-    uint64_t met_by;   /* the message (1-based, counted from the start) that met it */
+    uint64_t met_by; /* the message (1-based, counted from the start) that met it */
 };
 
 /* A sequence of patterns met in order (a script's /expect lines, or the one
@@ -66,18 +66,18 @@ struct expect_item {
 struct expect {
     struct expect_item *items; /* owned */
     size_t num_items, cap_items;
-    size_t next;               /* first item not met */
-    uint64_t count_goal;       /* --count: 0 none */
-    uint64_t hold_max;         /* see above; 0: no limit */
+    size_t next;         /* first item not met */
+    uint64_t count_goal; /* --count: 0 none */
+    uint64_t hold_max;   /* see above; 0: no limit */
     /* counters */
-    uint64_t received;         /* messages, from the start */
-    uint64_t received_since;   /* since the last match (what the next item has seen) */
+    uint64_t received;       /* messages, from the start */
+    uint64_t received_since; /* since the last match (what the next item has seen) */
     /* the message being received */
     bool in_message;
     bool is_text;
-    bool is_truncated;         /* more arrived than hold_max */
+    bool is_truncated; /* more arrived than hold_max */
     uint64_t msg_len;
-    struct buf subject;        /* text, or hex of binary; owned */
+    struct buf subject;            /* text, or hex of binary; owned */
     uint8_t head[EXPECT_LAST_MAX]; /* the first bytes, for "last:" */
     size_t head_len;
     /* the last complete message, for the failure line */
@@ -89,7 +89,7 @@ struct expect {
     /* the wait on items[next] */
     bool is_waiting;
     int64_t wait_start_ms;
-    int64_t deadline_ms;       /* <0: none */
+    int64_t deadline_ms; /* <0: none */
 };
 
 void expect_init(struct expect *e, uint64_t hold_max);

@@ -57,8 +57,7 @@ static int check_line(struct script *s, struct script_line *l, struct command *c
     case CMD_ERROR: return fail(err, errlen, s, l->number, "%s", c->error);
     case CMD_TEXT: {
         struct utf8_state st = {0};
-        if (utf8_validate(&st, (const uint8_t *)c->text, c->len) < c->len ||
-            !utf8_is_complete(&st))
+        if (utf8_validate(&st, (const uint8_t *)c->text, c->len) < c->len || !utf8_is_complete(&st))
             return fail(err, errlen, s, l->number, "not valid UTF-8 (a text message must be)");
         break;
     }
@@ -100,8 +99,7 @@ int script_parse(struct script *s, const char *name, const uint8_t *text, size_t
         if (is_blank(s->text + l.off, l.len) || s->text[l.off] == '#')
             continue;
         if (close_line) {
-            rc = fail(err, errlen, s, l.number, "nothing may follow /close (line %lu)",
-                      close_line);
+            rc = fail(err, errlen, s, l.number, "nothing may follow /close (line %lu)", close_line);
             break;
         }
         rc = check_line(s, &l, &c, err, errlen);

@@ -15,15 +15,15 @@
 
 /* One line that does something (blank and # lines are not kept). */
 struct script_line {
-    size_t off, len;           /* in the script's text, without the newline */
-    unsigned long number;      /* 1-based line number in the file */
+    size_t off, len;      /* in the script's text, without the newline */
+    unsigned long number; /* 1-based line number in the file */
     enum cmd_kind kind;
-    long expect_index;         /* CMD_EXPECT: its place among the /expect lines */
+    long expect_index; /* CMD_EXPECT: its place among the /expect lines */
 };
 
 struct script {
-    char name[256];            /* the file's name, for messages ("-": stdin) */
-    uint8_t *text;             /* a copy of the file; owned */
+    char name[256]; /* the file's name, for messages ("-": stdin) */
+    uint8_t *text;  /* a copy of the file; owned */
     size_t text_len;
     struct script_line *lines; /* owned */
     size_t num_lines, cap_lines;
@@ -50,14 +50,14 @@ struct script_run {
     int64_t wake_ms;
     bool is_expecting;
     long expect_index;
-    unsigned long line;     /* the line being run (or waited on) */
+    unsigned long line; /* the line being run (or waited on) */
 };
 
 enum script_step {
-    SCRIPT_COMMAND,         /* perform c (send it); then call again */
-    SCRIPT_WAIT,            /* nothing to do before script_deadline() or a message */
-    SCRIPT_END,             /* every line ran (close with 1000, or wait as -w says) */
-    SCRIPT_EXPECT_FAILED,   /* the /expect at run->line was not met in time: exit 7 */
+    SCRIPT_COMMAND,       /* perform c (send it); then call again */
+    SCRIPT_WAIT,          /* nothing to do before script_deadline() or a message */
+    SCRIPT_END,           /* every line ran (close with 1000, or wait as -w says) */
+    SCRIPT_EXPECT_FAILED, /* the /expect at run->line was not met in time: exit 7 */
 };
 
 void script_run_init(struct script_run *r, const struct script *s);

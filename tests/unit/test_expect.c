@@ -59,7 +59,8 @@ static void test_patterns(void)
     char err[200];
     tap_ok(expect_pattern_compile(&p, "x(", 2, err, sizeof(err)) == -1 && strstr(err, "/x(/"),
            "a malformed pattern is refused, naming it (%s)", err);
-    tap_ok(expect_pattern_compile(&p, "", 0, err, sizeof(err)) == -1, "an empty pattern is refused");
+    tap_ok(expect_pattern_compile(&p, "", 0, err, sizeof(err)) == -1,
+           "an empty pattern is refused");
     tap_ok(expect_pattern_compile(&p, "a\0b", 3, err, sizeof(err)) == -1 && strstr(err, "NUL"),
            "a pattern with a NUL byte is refused");
     tap_ok(expect_pattern_compile(&p, "a|b", 3, err, sizeof(err)) == 0, "ERE alternation compiles");
@@ -121,7 +122,8 @@ static void test_sequence(void)
     expect_message_begin(&e, WS_OP_TEXT);
     expect_message_data(&e, (const uint8_t *)"x", 1);
     expect_message_abort(&e);
-    tap_ok(e.received == 0 && !expect_item_is_met(&e, 0), "an aborted message neither counts nor matches");
+    tap_ok(e.received == 0 && !expect_item_is_met(&e, 0),
+           "an aborted message neither counts nor matches");
     expect_free(&e);
 }
 
@@ -176,14 +178,14 @@ static void test_wait(void)
     tap_ok(expect_deadline(&e) == 15000, "the deadline is the start plus the wait");
     feeds(&e, "{\"status\":\"queued\"}");
     feeds(&e, "{\"status\":\"pending\"}");
-    tap_ok(!expect_has_expired(&e, 14999) && expect_has_expired(&e, 15000), "expires at the deadline");
+    tap_ok(!expect_has_expired(&e, 14999) && expect_has_expired(&e, 15000),
+           "expires at the deadline");
     char line[300];
     expect_describe(&e, EXPECT_TIMED_OUT, 15000, line, sizeof(line));
     tap_ok(!strcmp(line, "no message matched /\"status\":\"ok\"/ in 10 s (3 received; last: "
                          "{\"status\":\"pending\"})"),
            "the failure line (%s)", line);
-    tap_ok(feeds(&e, "{\"status\":\"ok\"}") && expect_deadline(&e) == -1,
-           "a match ends the wait");
+    tap_ok(feeds(&e, "{\"status\":\"ok\"}") && expect_deadline(&e) == -1, "a match ends the wait");
     expect_free(&e);
 
     expect_init(&e, 0);
