@@ -10,7 +10,8 @@
 #include <strings.h>
 
 const char *const command_names[] = {
-    "/ping", "/pong", "/close", "/fragment", "/binary", "/raw", "/to", "/expect", "/sleep", "/help", "/quit", NULL,
+    "/ping", "/pong",   "/close", "/fragment", "/binary", "/raw",
+    "/to",   "/expect", "/sleep", "/help",     "/quit",   NULL,
 };
 
 const char *command_help(void)
@@ -308,7 +309,9 @@ static void parse_expect(const char *p, const char *end, struct command *c)
 {
     c->wait_ms = EXPECT_DEFAULT_WAIT_MS;
     p = skip_blanks(p, end);
-    if (end - p >= 2 && p[0] == '-' && p[1] == 't' && (end - p == 2 || p[2] == ' ' || p[2] == '\t')) {
+    bool has_t = end - p >= 2 && p[0] == '-' && p[1] == 't' &&
+                 (end - p == 2 || p[2] == ' ' || p[2] == '\t');
+    if (has_t) {
         const char *q = read_seconds(skip_blanks(p + 2, end), end, &c->wait_ms);
         if (!q) {
             set_error(c, "/expect: -t wants decimal seconds (at most 86400)");
