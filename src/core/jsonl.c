@@ -264,12 +264,19 @@ int jsonl_close(struct buf *out, int code, const uint8_t *reason, size_t len)
     return rc ? -1 : 0;
 }
 
+int jsonl_string(struct buf *out, const uint8_t *p, size_t len)
+{
+    int rc = buf_append(out, "\"", 1);
+    rc |= put_text(out, p, len, true) < 0;
+    rc |= buf_append(out, "\"", 1);
+    return rc ? -1 : 0;
+}
+
 int jsonl_string_field(struct buf *out, const char *name, const uint8_t *p, size_t len)
 {
     int rc = buf_append(out, ",\"", 2);
     rc |= puts_(out, name);
-    rc |= puts_(out, "\":\"");
-    rc |= put_text(out, p, len, true) < 0;
-    rc |= buf_append(out, "\"", 1);
+    rc |= puts_(out, "\":");
+    rc |= jsonl_string(out, p, len);
     return rc ? -1 : 0;
 }

@@ -54,7 +54,9 @@ int jsonl_payload(struct buf *out, const uint8_t *p, size_t len);
 /* A close frame's fields: ,"code":N (code < 0: none),"reason":"...","length":N
  * where length is the frame's payload (2 + the reason, or 0). */
 int jsonl_close(struct buf *out, int code, const uint8_t *reason, size_t len);
-/* ,"name":"escaped value" for short strings (URLs, headers). */
+/* "escaped value", quotes included, for short strings (URLs, headers). */
+int jsonl_string(struct buf *out, const uint8_t *p, size_t len);
+/* ,"name":"escaped value" */
 int jsonl_string_field(struct buf *out, const char *name, const uint8_t *p, size_t len);
 
 #endif
