@@ -15,6 +15,150 @@ static locale_t match_locale(void)
     return loc;
 }
 
+/* Regex libraries expand repetitions into copies of what they repeat
+ * (GNU libc: x{2,300} is 300 copies, x++ copies x+), so a short pattern can
+ * take gigabytes: (((x{99}){99}){99}), and the time to compile nested
+ * repetitions grows with the square of that. So before regcomp sees a
+ * pattern, this estimates its expanded size (at most EXPECT_MAX_WEIGHT),
+ * allows repetitions nested at most EXPECT_MAX_NESTED_REPS deep and none
+ * right after another (x+*, undefined in POSIX), and refuses
+ * back-references, which POSIX EREs do not have and which make matching
+ * exponential. Returns NULL or why. */
+#define EXPECT_MAX_WEIGHT 20000UL
+#define EXPECT_MAX_DEPTH 64
+#define EXPECT_MAX_NESTED_REPS 3
+
+static unsigned long saturate(unsigned long a, unsigned long b, bool is_product)
+{
+    unsigned long v = is_product ? (b && a > EXPECT_MAX_WEIGHT / b ? EXPECT_MAX_WEIGHT + 1 : a * b)
+                                 : a + b;
+    return v > EXPECT_MAX_WEIGHT ? EXPECT_MAX_WEIGHT + 1 : v;
+}
+
+/* The end of a bracket expression starting at p[i] == '['. */
+static size_t skip_bracket(const char *p, size_t len, size_t i)
+{
+    i++;
+    if (i < len && p[i] == '^')
+        i++;
+    if (i < len && p[i] == ']')
+        i++;
+    while (i < len && p[i] != ']') {
+        if (p[i] == '[' && i + 1 < len && (p[i + 1] == ':' || p[i + 1] == '=' || p[i + 1] == '.')) {
+            char close = p[i + 1];
+            i += 2;
+            while (i + 1 < len && !(p[i] == close && p[i + 1] == ']'))
+                i++;
+            i += 2;
+            continue;
+        }
+        i++;
+    }
+    return i; /* at ']' (or len: regcomp will say it is unmatched) */
+}
+
+/* Reads an interval {m}, {m,}, {m,n} at p[i] == '{'; returns its largest
+ * count (or m + 1 for "m or more") and sets *end after it; 0 when it is not
+ * one (regcomp will judge). */
+static unsigned long interval(const char *p, size_t len, size_t i, size_t *end)
+{
+    unsigned long m = 0, n = 0;
+    bool has_comma = false, has_n = false;
+    for (i++; i < len && p[i] != '}'; i++) {
+        if (p[i] == ',' && !has_comma) {
+            has_comma = true;
+        } else if (p[i] >= '0' && p[i] <= '9') {
+            unsigned long *v = has_comma ? &n : &m;
+            *v = *v > EXPECT_MAX_WEIGHT ? *v : *v * 10 + (unsigned long)(p[i] - '0');
+            has_n = has_n || has_comma;
+        } else {
+            return 0;
+        }
+    }
+    if (i == len)
+        return 0;
+    *end = i + 1;
+    unsigned long most = !has_comma ? m : has_n ? n : m + 1;
+    return most > m ? most : m;
+}
+
+static const char *pattern_weight_error(const char *p, size_t len)
+{
+    /* per group level: the weight so far and of the last item, and how
+     * deep repetitions nest inside (x+ is 1, (x+)* is 2) */
+    unsigned long sum[EXPECT_MAX_DEPTH + 1], last[EXPECT_MAX_DEPTH + 1];
+    unsigned reps[EXPECT_MAX_DEPTH + 1], last_reps[EXPECT_MAX_DEPTH + 1];
+    size_t depth = 0;
+    bool was_repetition = false;
+    sum[0] = last[0] = 0;
+    reps[0] = last_reps[0] = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned long factor = 0, item = 1;
+        unsigned item_reps = 0;
+        size_t next = i + 1;
+        switch (p[i]) {
+        case '\\':
+            if (i + 1 < len && p[i + 1] >= '1' && p[i + 1] <= '9')
+                return "back-references are not part of POSIX extended expressions";
+            next = i + 2;
+            break;
+        case '[': next = skip_bracket(p, len, i) + 1; break;
+        case '(':
+            if (depth == EXPECT_MAX_DEPTH)
+                return "groups nest too deep";
+            depth++;
+            sum[depth] = last[depth] = 0;
+            reps[depth] = last_reps[depth] = 0;
+            was_repetition = false;
+            i = next;
+            continue;
+        case ')':
+            if (depth == 0)
+                break; /* a literal ')' in an ERE */
+            item = sum[depth] ? sum[depth] : 1;
+            item_reps = reps[depth];
+            depth--;
+            break;
+        case '|':
+            last[depth] = 0;
+            last_reps[depth] = 0;
+            was_repetition = false;
+            i = next;
+            continue;
+        case '*':
+        case '?': factor = 1; break;
+        case '+': factor = 2; break;
+        case '{': factor = interval(p, len, i, &next); break;
+        default: break;
+        }
+        if (factor) {
+            /* POSIX leaves x** undefined; libraries nest them, at a cost
+             * that doubles with each one */
+            if (was_repetition)
+                return "two repetitions in a row (x+* or x{2}{3})";
+            if (++last_reps[depth] > EXPECT_MAX_NESTED_REPS)
+                return "repetitions nest too deep";
+            if (last_reps[depth] > reps[depth])
+                reps[depth] = last_reps[depth];
+            /* the repetition applies to the item before it */
+            unsigned long grown = saturate(last[depth], factor, true);
+            sum[depth] = saturate(sum[depth] - last[depth], grown, false);
+            last[depth] = grown;
+        } else {
+            sum[depth] = saturate(sum[depth], item, false);
+            last[depth] = item;
+            last_reps[depth] = item_reps;
+            if (item_reps > reps[depth])
+                reps[depth] = item_reps;
+        }
+        was_repetition = factor != 0;
+        if (sum[depth] > EXPECT_MAX_WEIGHT)
+            return "the pattern expands too much (repetitions of repetitions)";
+        i = next;
+    }
+    return NULL;
+}
+
 int expect_pattern_compile(struct expect_pattern *p, const char *src, size_t len, char *err,
                            size_t errlen)
 {
@@ -29,6 +173,11 @@ int expect_pattern_compile(struct expect_pattern *p, const char *src, size_t len
         snprintf(err, errlen, "bad pattern /%s/: a NUL byte cannot be part of a pattern", shown);
         return -1;
     }
+    const char *why = pattern_weight_error(src, len);
+    if (why) {
+        snprintf(err, errlen, "bad pattern /%s/: %s", shown, why);
+        return -1;
+    }
     p->source = malloc(len + 1);
     if (!p->source) {
         snprintf(err, errlen, "out of memory");
@@ -40,9 +189,9 @@ int expect_pattern_compile(struct expect_pattern *p, const char *src, size_t len
     locale_t old = p->loc ? uselocale(p->loc) : (locale_t)0;
     int rc = regcomp(&p->re, p->source, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
-        char why[128];
-        regerror(rc, &p->re, why, sizeof(why));
-        snprintf(err, errlen, "bad pattern /%s/: %s", shown, why);
+        char reason[128];
+        regerror(rc, &p->re, reason, sizeof(reason));
+        snprintf(err, errlen, "bad pattern /%s/: %s", shown, reason);
     }
     if (old)
         uselocale(old);
@@ -73,10 +222,9 @@ bool expect_pattern_match(const struct expect_pattern *p, const uint8_t *s, size
 #ifdef REG_STARTEND
     /* The subject is s[0, len), NULs included. */
     regmatch_t m[1] = {{.rm_so = 0, .rm_eo = (regoff_t)len}};
-    rc = regexec(&p->re, len ? (const char *)s : "", 1, m, REG_STARTEND);
+    rc = regexec(&p->re, (const char *)s, 1, m, REG_STARTEND);
 #else
-    /* Without REG_STARTEND (musl) the subject ends at its first NUL: the
-     * caller keeps a NUL after the subject for this case. */
+    /* Without REG_STARTEND (musl) the subject ends at its first NUL. */
     (void)len;
     rc = regexec(&p->re, (const char *)s, 0, NULL, 0);
 #endif
@@ -267,18 +415,15 @@ void expect_message_data(struct expect *e, const uint8_t *p, size_t len)
     }
 }
 
+/* regexec takes a C string: the subject gets a NUL after it (with
+ * REG_STARTEND the match still covers NULs inside it). */
 static bool subject_matches(struct expect *e, const struct expect_pattern *pat)
 {
-#ifdef REG_STARTEND
-    return expect_pattern_match(pat, buf_head(&e->subject), buf_size(&e->subject));
-#else
-    /* regexec needs a C string here */
     if (buf_append(&e->subject, "", 1) != 0)
         return false;
     bool is_match = expect_pattern_match(pat, buf_head(&e->subject), buf_size(&e->subject) - 1);
     buf_drop_tail(&e->subject, 1);
     return is_match;
-#endif
 }
 
 bool expect_message_end(struct expect *e)

@@ -40,6 +40,7 @@ struct expect_pattern {
 int expect_pattern_compile(struct expect_pattern *p, const char *src, size_t len, char *err,
                            size_t errlen);
 void expect_pattern_free(struct expect_pattern *p);
+/* s[len] must be a NUL: the regex library may read up to it. */
 bool expect_pattern_match(const struct expect_pattern *p, const uint8_t *s, size_t len);
 
 /* One expectation of a sequence: a pattern and how long a wait for it lasts. */

@@ -65,6 +65,28 @@ static void test_patterns(void)
            "a pattern with a NUL byte is refused");
     tap_ok(expect_pattern_compile(&p, "a|b", 3, err, sizeof(err)) == 0, "ERE alternation compiles");
     expect_pattern_free(&p);
+    const char *heavy[] = {"(((x{99}){99}){99})", "x++", "(a{1,400}){300}", "((((a+)+)+)+)",
+                           "t*+", "a*?", "((a{2}){2})*+"};
+    for (size_t i = 0; i < sizeof(heavy) / sizeof(heavy[0]); i++)
+        tap_ok(expect_pattern_compile(&p, heavy[i], strlen(heavy[i]), err, sizeof(err)) == -1 &&
+                   strstr(err, "bad pattern"),
+               "a pattern too costly to compile is refused: %s (%s)", heavy[i], err);
+    tap_ok(expect_pattern_compile(&p, "(a)\\1", 5, err, sizeof(err)) == -1 &&
+               strstr(err, "back-references"),
+           "back-references are refused (%s)", err);
+    const char *fine[] = {"[a-z]+@[a-z]+\\.com$", "x{2,5}y?z*", "[[:digit:]]{3}-[]a]+", "(ab|cd){10}",
+                          "\\(literal\\)+", "a)b", "((\"[a-z]+\":[0-9]+,?)+)*", "x+|y+"};
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+        int rc = expect_pattern_compile(&p, fine[i], strlen(fine[i]), err, sizeof(err));
+        tap_ok(rc == 0, "an ordinary pattern compiles: %s %s", fine[i], rc ? err : "");
+        expect_pattern_free(&p);
+    }
+    char lit[5001];
+    memset(lit, 'q', 5000);
+    lit[5000] = 0;
+    tap_ok(expect_pattern_compile(&p, lit, 5000, err, sizeof(err)) == 0,
+           "a long literal pattern compiles");
+    expect_pattern_free(&p);
 
     const char *ok = "{\"status\":\"ok\"}";
     tap_ok(matches("\"status\":\"ok\"", WS_OP_TEXT, ok, strlen(ok)), "text matched as its text");
