@@ -13,7 +13,7 @@ _wsc()
     fi
 
     case $prev in
-        --ca|--cert|--key)
+        --ca|--cert|--key|-f|--script|--record|--replay)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
         --binary-format)
@@ -28,7 +28,8 @@ _wsc()
         -c|--connect|-l|--listen|--bind|--max-clients|-H|--header|-o|--origin|\
         -s|--subprotocol|--auth|--max-redirects|--proxy|--connect-timeout|\
         --handshake-timeout|--close-timeout|--passphrase|--max-message|\
-        --ping-interval|--ping-timeout|--reconnect|-x|--execute|-w|--wait|--chunk)
+        --ping-interval|--ping-timeout|--reconnect|-x|--execute|-w|--wait|--chunk|\
+        --until|--count|--timeout|--replay-speed|--replay-client|--to)
             return ;;  # a value of the user's own
     esac
 
@@ -38,9 +39,11 @@ _wsc()
             --handshake-timeout --close-timeout --ipv4 --ipv6 --insecure --no-check --ca
             --cert --key --passphrase --no-deflate --max-message --ping-interval
             --ping-timeout --reconnect --execute --wait --one --echo --binary --chunk --null
+            --until --count --timeout --script --record --record-secrets --replay
+            --replay-speed --replay-client --strict --to
             --binary-format --show-ping-pong --timestamps --jsonl --pretty --color --no-color
             --interactive --no-interactive --verbose --trace --quiet --help --version
-            -c -l -H -o -s -p -L -4 -6 -k -n -x -w -1 -b -0 -P -T -i -v -q'
+            -c -l -H -o -s -p -L -4 -6 -k -n -x -w -1 -b -0 -f -P -T -i -v -q'
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         return
     fi
