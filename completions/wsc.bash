@@ -13,7 +13,7 @@ _wsc()
     fi
 
     case $prev in
-        --ca|--cert|--key|--unix-listen)
+        --ca|--cert|--key|--unix-listen|-f|--script|--record|--replay)
             COMPREPLY=($(compgen -f -- "$cur"))
             return ;;
         --binary-format)
@@ -32,7 +32,8 @@ _wsc()
         -s|--subprotocol|--auth|--max-redirects|--proxy|--connect-timeout|\
         --handshake-timeout|--close-timeout|--passphrase|--max-message|\
         --ping-interval|--ping-timeout|--reconnect|-x|--execute|-w|--wait|--chunk|\
-        --passenv|--forward|--tcp-listen|--allow-origin)
+        --passenv|--forward|--tcp-listen|--allow-origin|\
+        --until|--count|--timeout|--replay-speed|--replay-client|--to)
             return ;;  # a value of the user's own
     esac
 
@@ -43,9 +44,11 @@ _wsc()
             --cert --key --passphrase --no-deflate --max-message --ping-interval
             --ping-timeout --reconnect --exec --passenv --forward --tcp-listen --unix-listen
             --allow-origin --execute --wait --one --echo --binary --chunk --null
+            --until --count --timeout --script --record --record-secrets --replay
+            --replay-speed --replay-client --strict --to
             --binary-format --show-ping-pong --timestamps --jsonl --pretty --color --no-color
             --interactive --no-interactive --verbose --trace --quiet --help --version
-            -c -l -H -o -s -p -L -4 -6 -k -n -e -x -w -1 -b -0 -P -T -i -v -q'
+            -c -l -H -o -s -p -L -4 -6 -k -n -e -x -w -1 -b -0 -f -P -T -i -v -q'
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
         return
     fi

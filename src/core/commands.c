@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "commands.h"
 
+#include "expect.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +10,8 @@
 #include <strings.h>
 
 const char *const command_names[] = {
-    "/ping", "/pong", "/close", "/fragment", "/binary", "/raw", "/to", "/help", "/quit", NULL,
+    "/ping", "/pong",   "/close", "/fragment", "/binary", "/raw",
+    "/to",   "/expect", "/sleep", "/help",     "/quit",   NULL,
 };
 
 const char *command_help(void)
@@ -23,6 +26,10 @@ const char *command_help(void)
            "                      send one frame exactly as described (may break the\n"
            "                      connection: for testing servers)\n"
            "/to ID text|/command  listen mode: send text, or run a command, for client ID only\n"
+           "/expect [-t SEC] REGEX wait (10 s unless -t says) for a message matching\n"
+           "                      REGEX (POSIX extended; binary as lowercase hex); a\n"
+           "                      match consumes the messages up to it\n"
+           "/sleep SEC            pause before the next line (scripts)\n"
            "/help                 this list\n"
            "/quit                 close and exit\n"
            "//text                send \"/text\"\n";
@@ -108,6 +115,37 @@ static int decode_hex(const char *p, const char *end, struct buf *out)
         hi = -1;
     }
     return hi < 0 ? 0 : -1;
+}
+
+/* Longest /sleep or /expect -t: a day, in decimal seconds (0.5, 10). */
+#define MAX_WAIT_MS (86400L * 1000)
+
+/* Reads decimal seconds (digits, an optional fraction to the millisecond)
+ * ending at a blank or the end; returns the position after them or NULL. */
+static const char *read_seconds(const char *p, const char *end, long *ms)
+{
+    long whole = 0, frac = 0, scale = 1000;
+    const char *start = p;
+    while (p < end && *p >= '0' && *p <= '9') {
+        whole = whole * 10 + (*p - '0');
+        if (whole > MAX_WAIT_MS / 1000)
+            return NULL;
+        p++;
+    }
+    if (p < end && *p == '.') {
+        p++;
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (scale > 1) {
+                scale /= 10;
+                frac += (*p - '0') * scale;
+            }
+            p++;
+        }
+    }
+    if (p == start || (p - start == 1 && *start == '.') || (p < end && *p != ' ' && *p != '\t'))
+        return NULL;
+    *ms = whole * 1000 + frac;
+    return *ms <= MAX_WAIT_MS ? p : NULL;
 }
 
 static bool word_is(const char *w, size_t n, const char *name)
@@ -255,10 +293,53 @@ static void parse_raw(const char *p, const char *end, struct command *c)
     c->raw.len = buf_size(&c->data);
 }
 
+static void parse_sleep(const char *p, const char *end, struct command *c)
+{
+    p = skip_blanks(p, end);
+    const char *q = read_seconds(p, end, &c->wait_ms);
+    if (!q || skip_blanks(q, end) != end) {
+        set_error(c, "/sleep: usage: /sleep SEC (decimal seconds, at most 86400)");
+        return;
+    }
+    c->kind = CMD_SLEEP;
+}
+
+/* "/expect [-t SEC] REGEX": the rest of the line is the pattern. */
+static void parse_expect(const char *p, const char *end, struct command *c)
+{
+    c->wait_ms = EXPECT_DEFAULT_WAIT_MS;
+    p = skip_blanks(p, end);
+    bool has_t = end - p >= 2 && p[0] == '-' && p[1] == 't' &&
+                 (end - p == 2 || p[2] == ' ' || p[2] == '\t');
+    if (has_t) {
+        const char *q = read_seconds(skip_blanks(p + 2, end), end, &c->wait_ms);
+        if (!q) {
+            set_error(c, "/expect: -t wants decimal seconds (at most 86400)");
+            return;
+        }
+        p = skip_blanks(q, end);
+    }
+    if (p == end) {
+        set_error(c, "/expect: usage: /expect [-t SEC] REGEX");
+        return;
+    }
+    struct expect_pattern pat;
+    char why[sizeof(c->error) - 20];
+    if (expect_pattern_compile(&pat, p, (size_t)(end - p), why, sizeof(why)) != 0) {
+        set_error(c, "/expect: %s", why);
+        return;
+    }
+    expect_pattern_free(&pat);
+    c->kind = CMD_EXPECT;
+    c->text = p;
+    c->len = (size_t)(end - p);
+}
+
 void command_parse(const char *line, size_t len, struct command *c)
 {
     buf_clear(&c->data);
     c->error[0] = 0;
+    c->wait_ms = 0;
     c->text = line;
     c->len = len;
     const char *end = line + len;
@@ -304,6 +385,10 @@ void command_parse(const char *line, size_t len, struct command *c)
         c->target = (unsigned)id;
         c->text = skip_blanks(q, end);
         c->len = (size_t)(end - c->text);
+    } else if (word_is(w, n, "/expect")) {
+        parse_expect(p, end, c);
+    } else if (word_is(w, n, "/sleep")) {
+        parse_sleep(p, end, c);
     } else if (word_is(w, n, "/help") || word_is(w, n, "/?")) {
         c->kind = CMD_HELP;
     } else if (word_is(w, n, "/quit") || word_is(w, n, "/exit")) {

@@ -21,6 +21,8 @@ enum cmd_kind {
     CMD_BINARY_FILE, /* path names the file to send */
     CMD_RAW,         /* a frame exactly as described */
     CMD_TO,          /* listen mode: text to one client */
+    CMD_EXPECT,      /* wait up to wait_ms for a message matching text[0, len) */
+    CMD_SLEEP,       /* pause for wait_ms */
     CMD_HELP,
     CMD_QUIT,
     CMD_ERROR,       /* error says why; nothing is sent */
@@ -33,6 +35,7 @@ struct command {
     unsigned code;      /* CMD_CLOSE */
     unsigned count;     /* CMD_FRAGMENT */
     unsigned target;    /* CMD_TO: client id */
+    long wait_ms;       /* CMD_EXPECT, CMD_SLEEP */
     char path[1024];    /* CMD_BINARY_FILE */
     struct ws_frame_header raw; /* CMD_RAW; payload in data */
     struct buf data;    /* decoded payload (hex or raw); owned */

@@ -206,6 +206,8 @@ static void on_line(void *ctx, const char *line)
         console_finish(); /* no prompt while the closing handshake runs */
         conn_set_close_all(x->set, WS_CLOSE_NORMAL);
         break;
+    case CMD_EXPECT:
+    case CMD_SLEEP: note(x->out, "/expect and /sleep are not yet available here"); break;
     case CMD_ERROR: note(x->out, "%s", c->error); break;
     }
 }

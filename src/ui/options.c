@@ -3,10 +3,15 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "expect.h"
 
 enum {
     OPT_HELP = 256, OPT_VERSION, OPT_BIND, OPT_ECHO, OPT_MAX_MESSAGE, OPT_TRACE,
@@ -15,6 +20,8 @@ enum {
     OPT_AUTH, OPT_MAX_REDIRECTS, OPT_PROXY, OPT_PING_INTERVAL, OPT_PING_TIMEOUT, OPT_RECONNECT,
     OPT_JSONL, OPT_PRETTY, OPT_COLOR, OPT_NO_COLOR, OPT_MAX_CLIENTS,
     OPT_PASSENV, OPT_FORWARD, OPT_TCP_LISTEN, OPT_UNIX_LISTEN, OPT_ALLOW_ORIGIN,
+    OPT_UNTIL, OPT_COUNT, OPT_TIMEOUT, OPT_RECORD, OPT_RECORD_SECRETS, OPT_REPLAY,
+    OPT_REPLAY_SPEED, OPT_REPLAY_CLIENT, OPT_STRICT, OPT_TO,
 };
 
 struct option_spec {
@@ -78,6 +85,19 @@ static const struct option_spec specs[] = {
      "show binary messages as hex, base64 or raw (default: hex on a terminal, raw otherwise)"},
     {"show-ping-pong", 'P', NULL, "show pings and pongs"},
     {"timestamps", 'T', NULL, "prefix each message with the time"},
+    {"until", OPT_UNTIL, "REGEX",
+     "receive until a message matches REGEX (POSIX ERE; binary as hex), then close"},
+    {"count", OPT_COUNT, "N", "stop after N messages received, then close"},
+    {"timeout", OPT_TIMEOUT, "SEC", "end the whole run after SEC (exit 7 if unfinished)"},
+    {"script", 'f', "FILE", "run FILE's lines as if typed at the console ('-': stdin)"},
+    {"record", OPT_RECORD, "FILE", "record every message both ways as JSON lines in FILE"},
+    {"record-secrets", OPT_RECORD_SECRETS, NULL,
+     "with --record, keep Authorization and Cookie values"},
+    {"replay", OPT_REPLAY, "FILE", "play one side of a recording (listening: the server's)"},
+    {"replay-speed", OPT_REPLAY_SPEED, "X", "divide the recorded gaps by X (0: no gaps)"},
+    {"replay-client", OPT_REPLAY_CLIENT, "ID", "replay the recorded client ID's conversation"},
+    {"strict", OPT_STRICT, NULL, "with --replay, a difference from the recording exits 7"},
+    {"to", OPT_TO, "URL", "listening, relay each client to its own connection to URL"},
     {"jsonl", OPT_JSONL, NULL, "print one JSON object per event"},
     {"pretty", OPT_PRETTY, NULL, "pretty-print JSON text messages"},
     {"color", OPT_COLOR, "WHEN", "colour: auto (on a terminal), always or never"},
@@ -117,7 +137,8 @@ static void print_help(void)
     }
     printf("\nExit status: 0 normal close, 1 error, 2 usage, 3 cannot connect,\n"
            "4 handshake refused, 5 protocol error by the peer, 6 the peer closed\n"
-           "with a code other than 1000 or 1001. See wsc(1).\n");
+           "with a code other than 1000 or 1001, 7 an expectation not met\n"
+           "(--until, --count, --timeout, /expect, --strict). See wsc(1).\n");
 }
 
 static int usage(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
@@ -354,6 +375,43 @@ static enum options_result apply(struct options *o, int key, const char *arg,
             return usage(err, errlen, "--%s: bad number of tries '%s'", name, arg);
         o->reconnect_tries = arg ? (unsigned)u : 0;
         break;
+    case OPT_UNTIL: {
+        struct expect_pattern pat;
+        char why[300];
+        if (expect_pattern_compile(&pat, arg, strlen(arg), why, sizeof(why)) != 0)
+            return usage(err, errlen, "--%s: %s", name, why);
+        expect_pattern_free(&pat);
+        o->until = arg;
+        break;
+    }
+    case OPT_COUNT:
+        if (parse_uint(arg, UINT64_MAX, &u) || u == 0)
+            return usage(err, errlen, "--%s: bad number '%s'", name, arg);
+        o->count = u;
+        break;
+    case OPT_TIMEOUT:
+        if (parse_seconds(arg, &o->timeout, false) || o->timeout == 0)
+            return usage(err, errlen, "--%s: bad number of seconds '%s'", name, arg);
+        break;
+    case 'f': o->script = arg; break;
+    case OPT_RECORD: o->record = arg; break;
+    case OPT_RECORD_SECRETS: o->has_record_secrets = true; break;
+    case OPT_REPLAY:
+        if (!strcmp(arg, "-"))
+            return usage(err, errlen, "--%s: a recording is read twice: name a file%s", name, "");
+        o->replay = arg;
+        break;
+    case OPT_REPLAY_SPEED:
+        if (parse_seconds(arg, &o->replay_speed, false))
+            return usage(err, errlen, "--%s: bad speed '%s' (0: no gaps)", name, arg);
+        break;
+    case OPT_REPLAY_CLIENT:
+        if (parse_uint(arg, UINT32_MAX, &u) || u == 0)
+            return usage(err, errlen, "--%s: bad client id '%s'", name, arg);
+        o->replay_client = (unsigned)u;
+        break;
+    case OPT_STRICT: o->is_strict = true; break;
+    case OPT_TO: o->to = arg; break;
     case 'i': o->interactive = TRI_YES; break;
     case OPT_NO_INTERACTIVE: o->interactive = TRI_NO; break;
     case 'v': o->verbose++; break;
@@ -363,6 +421,76 @@ static enum options_result apply(struct options *o, int key, const char *arg,
     case OPT_VERSION: printf("wsc " PACKAGE_VERSION "\n"); return OPTIONS_EXIT_OK;
     default: return OPTIONS_USAGE;
     }
+    return OPTIONS_RUN;
+}
+
+/* A path with its directory resolved, for files that may not exist yet. */
+static bool resolve(const char *path, char *out, size_t outlen)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX], real[PATH_MAX];
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == path)
+        snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    if (!realpath(dir, real))
+        return false;
+    snprintf(out, outlen, "%s/%s", real, slash ? slash + 1 : path);
+    return true;
+}
+
+/* Two names for one file: the same device and inode, or the same path once
+ * the directories are resolved (the recording may not exist yet). */
+static bool is_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    char ra[2 * PATH_MAX], rb[2 * PATH_MAX];
+    if (!strcmp(a, b))
+        return true;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return resolve(a, ra, sizeof(ra)) && resolve(b, rb, sizeof(rb)) && !strcmp(ra, rb);
+}
+
+/* The options of scripts, expectations and recordings, together. */
+static enum options_result check_expectations(const struct options *o, char *err, size_t errlen)
+{
+    if (o->is_listen && (o->until || o->count || o->script))
+        return usage(err, errlen, "%s is for the client role, not with --listen",
+                     o->until ? "--until" : o->count ? "--count" : "--script", "");
+    if (o->script && o->replay)
+        return usage(err, errlen, "--script and --replay cannot be combined%s%s", "", "");
+    if (o->to && !o->is_listen)
+        return usage(err, errlen, "--to relays clients: it needs --listen%s%s", "", "");
+    if (o->record && o->replay && is_same_file(o->record, o->replay))
+        return usage(err, errlen, "--replay and --record name the same file '%s'%s", o->record,
+                     "");
+    if (o->has_record_secrets && !o->record)
+        return usage(err, errlen, "--record-secrets needs --record%s%s", "", "");
+    if (!o->replay && (o->is_strict || o->replay_client || o->replay_speed != 1))
+        return usage(err, errlen, "%s needs --replay%s",
+                     o->is_strict ? "--strict" : o->replay_client ? "--replay-client"
+                                                                  : "--replay-speed",
+                     "");
+    /* Parsed and checked, but not run yet: refused rather than ignored. */
+    static const struct {
+        const char *name;
+        size_t offset;
+    } pending[] = {
+        {"--until", offsetof(struct options, until)},
+        {"--script", offsetof(struct options, script)},
+        {"--record", offsetof(struct options, record)},
+        {"--replay", offsetof(struct options, replay)},
+        {"--to", offsetof(struct options, to)},
+    };
+    for (size_t i = 0; i < sizeof(pending) / sizeof(pending[0]); i++)
+        if (*(const char *const *)((const char *)o + pending[i].offset))
+            return usage(err, errlen, "%s is not implemented yet%s", pending[i].name, "");
+    if (o->count || o->timeout)
+        return usage(err, errlen, "%s is not implemented yet%s",
+                     o->count ? "--count" : "--timeout", "");
     return OPTIONS_RUN;
 }
 
@@ -411,6 +539,7 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
     o->max_redirects = 10;
     o->max_clients = 64;
     o->ping_timeout = 10;
+    o->replay_speed = 1;
 
     struct option longopts[NUM_SPECS + 1];
     char shortopts[3 * NUM_SPECS + 2] = "+:";
@@ -463,5 +592,6 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
         return usage(err, errlen, "no URL given (try 'wsc --help')%s%s", "", "");
     if (o->url && o->is_listen)
         return usage(err, errlen, "a URL and --listen cannot be combined%s%s", "", "");
-    return check_combinations(o, err, errlen);
+    enum options_result r = check_combinations(o, err, errlen);
+    return r == OPTIONS_RUN ? check_expectations(o, err, errlen) : r;
 }

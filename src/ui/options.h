@@ -81,6 +81,18 @@ struct options {
     bool has_timestamps;
     bool is_pretty;
     enum tri color;
+    /* scripts, expectations and recordings */
+    const char *until;          /* --until REGEX (checked to compile) */
+    uint64_t count;             /* --count N; 0: none */
+    double timeout;             /* --timeout SEC; 0: none */
+    const char *script;         /* -f FILE; "-": stdin */
+    const char *record;         /* --record FILE */
+    bool has_record_secrets;
+    const char *replay;         /* --replay FILE */
+    double replay_speed;        /* gaps divided by it; 0: none (default 1) */
+    unsigned replay_client;     /* 0: the recording's first client */
+    bool is_strict;             /* --strict: a difference from the recording exits 7 */
+    const char *to;             /* -l PORT --to URL */
 };
 
 enum options_result { OPTIONS_RUN, OPTIONS_EXIT_OK, OPTIONS_USAGE };

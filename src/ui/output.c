@@ -3,6 +3,7 @@
 
 #include "console.h"
 #include "json.h"
+#include "jsonl.h"
 #include "utf8.h"
 
 #include <errno.h>
@@ -119,33 +120,20 @@ static bool is_c1(uint8_t next)
 static void put_escape(struct output *o, uint8_t c)
 {
     char esc[8];
-    if (o->style == TEXT_ESCAPED) {
-        snprintf(esc, sizeof(esc), "\\x%02x", c);
-    } else {
-        switch (c) {
-        case '"': strcpy(esc, "\\\""); break;
-        case '\\': strcpy(esc, "\\\\"); break;
-        case '\n': strcpy(esc, "\\n"); break;
-        case '\r': strcpy(esc, "\\r"); break;
-        case '\t': strcpy(esc, "\\t"); break;
-        default: snprintf(esc, sizeof(esc), "\\u%04x", c);
-        }
-    }
+    snprintf(esc, sizeof(esc), "\\x%02x", c);
     puts_(o, esc);
 }
 
-static bool needs_escape(const struct output *o, uint8_t c)
+static bool needs_escape(uint8_t c)
 {
-    if (o->style == TEXT_JSON)
-        return c < 0x20 || c == 0x7F || c == '"' || c == '\\';
     return (c < 0x20 && c != '\t' && c != '\n') || c == 0x7F;
 }
 
 /* On a terminal a peer must not be able to move the cursor or retitle the
  * window: C0 controls (but tab and newline), DEL and C1 controls (U+0080 to
  * U+009F, bytes C2 80-9F) are escaped. A C1 control may be split across
- * two chunks, so a trailing C2 waits for the next one. JSON strings escape
- * the same characters, and quotes and backslashes. */
+ * two chunks, so a trailing C2 waits for the next one. (JSON strings are
+ * jsonl.c's.) */
 static void put_text(struct output *o, const uint8_t *p, size_t len)
 {
     if (o->style == TEXT_RAW) {
@@ -178,7 +166,7 @@ static void put_text(struct output *o, const uint8_t *p, size_t len)
             }
             continue;
         }
-        if (needs_escape(o, c)) {
+        if (needs_escape(c)) {
             put(o, p + start, i - start);
             put_escape(o, c);
             start = i + 1;
@@ -273,53 +261,26 @@ static void utc_time(char *out, size_t outlen)
     snprintf(out + n, outlen - n, ".%03ldZ", ts.tv_nsec / 1000000L);
 }
 
-/* ---- JSON lines ---- */
+/* ---- JSON lines (formatted by jsonl.c) ---- */
 
-static const char *event_type(enum ws_opcode op)
+/* After a jsonl_* call appended to o->out: what it added belongs to the
+ * open message, and a failed append is a failed output. */
+static void json_account(struct output *o, size_t before, int rc)
 {
-    switch (op) {
-    case WS_OP_TEXT: return "text";
-    case WS_OP_BINARY: return "binary";
-    case WS_OP_PING: return "ping";
-    case WS_OP_PONG: return "pong";
-    case WS_OP_CLOSE: return "close";
-    default: return "frame";
+    if (rc != 0 && !o->failed) {
+        o->failed = true;
+        o->error_no = ENOMEM;
     }
+    if (o->is_open)
+        o->open_len += buf_size(&o->out) - before;
 }
 
-/* The fields every event starts with; the caller adds the rest and '}'. */
-static void json_head(struct output *o, enum ws_opcode op)
+static int json_head(struct output *o, struct buf *dst, enum ws_opcode op)
 {
-    char t[40], head[160];
+    char t[40];
     utc_time(t, sizeof(t));
-    snprintf(head, sizeof(head), "{\"type\":\"%s\",\"opcode\":%u,\"time\":\"%s\"", event_type(op),
-             (unsigned)op, t);
-    puts_(o, head);
-    if (o->source_id) {
-        snprintf(head, sizeof(head), ",\"client\":%u", o->source_id);
-        puts_(o, head);
-    }
-}
-
-/* A JSON string holds text only: data that is not UTF-8 goes as base64. */
-static void json_data(struct output *o, const uint8_t *p, size_t len)
-{
-    struct utf8_state st = {0};
-    bool is_utf8 = utf8_validate(&st, p, len) == len && utf8_is_complete(&st);
-    if (is_utf8) {
-        puts_(o, ",\"data\":\"");
-        o->style = TEXT_JSON;
-        put_text(o, p, len);
-        end_text(o);
-    } else {
-        puts_(o, ",\"encoding\":\"base64\",\"data\":\"");
-        o->b64_len = 0;
-        put_base64(o, p, len);
-        end_base64(o);
-    }
-    char tail[48];
-    snprintf(tail, sizeof(tail), "\",\"length\":%zu", len);
-    puts_(o, tail);
+    struct jsonl_head h = {.op = op, .time = t, .client = o->source_id, .t = -1};
+    return jsonl_head(dst, &h);
 }
 
 static void release_held(struct output *o)
@@ -336,46 +297,17 @@ static void release_held(struct output *o)
 static void control_event(struct output *o, enum ws_opcode op, const uint8_t *p, size_t len,
                           int code)
 {
-    /* The open message's state is kept aside: its text or base64 may be
-     * mid-character or mid-group. */
-    bool was_open = o->is_open, had_lead = o->has_lead;
-    size_t open_len = o->open_len, b64_len = o->b64_len;
-    uint8_t b64[3];
-    memcpy(b64, o->b64, sizeof(b64));
-    enum text_style style = o->style;
-    struct buf saved = o->out;
-    if (was_open)
-        o->out = o->held;
-    o->is_open = false;
-    o->has_lead = false;
-    json_head(o, op);
-    if (op != WS_OP_CLOSE) {
-        json_data(o, p, len);
-    } else {
-        /* The reason is UTF-8 (the engine checked, RFC 6455 7.1.6). */
-        char c[64];
-        if (code >= 0) {
-            snprintf(c, sizeof(c), ",\"code\":%d", code);
-            puts_(o, c);
-        }
-        puts_(o, ",\"reason\":\"");
-        o->style = TEXT_JSON;
-        put_text(o, p, len);
-        end_text(o);
-        snprintf(c, sizeof(c), "\",\"length\":%zu", code >= 0 ? len + 2 : 0);
-        puts_(o, c);
+    if (o->failed)
+        return;
+    struct buf *dst = o->is_open ? &o->held : &o->out;
+    int rc = json_head(o, dst, op);
+    /* A close reason is UTF-8 (the engine checked, RFC 6455 7.1.6). */
+    rc |= op == WS_OP_CLOSE ? jsonl_close(dst, code, p, len) : jsonl_payload(dst, p, len);
+    rc |= buf_append(dst, "}\n", 2);
+    if (rc != 0) {
+        o->failed = true;
+        o->error_no = ENOMEM;
     }
-    puts_(o, "}\n");
-    if (was_open) {
-        o->held = o->out;
-        o->out = saved;
-    }
-    o->is_open = was_open;
-    o->open_len = open_len;
-    o->has_lead = had_lead;
-    o->b64_len = b64_len;
-    memcpy(o->b64, b64, sizeof(b64));
-    o->style = style;
 }
 
 /* ---- messages ---- */
@@ -393,9 +325,12 @@ void output_message_begin(struct output *o, enum ws_opcode op)
     o->is_partial = false;
     o->is_collecting = false;
     if (o->is_jsonl) {
-        o->style = TEXT_JSON;
-        json_head(o, op);
-        puts_(o, o->is_text ? ",\"data\":\"" : ",\"encoding\":\"base64\",\"data\":\"");
+        if (o->failed)
+            return;
+        size_t before = buf_size(&o->out);
+        int rc = json_head(o, &o->out, op);
+        rc |= jsonl_data_begin(&o->out, &o->jd, !o->is_text);
+        json_account(o, before, rc);
         return;
     }
     o->style = o->is_tty ? TEXT_ESCAPED : TEXT_RAW;
@@ -441,11 +376,15 @@ void output_message_data(struct output *o, const uint8_t *p, size_t len)
             return;
         stop_collecting(o);
     }
-    if (o->is_text || o->is_jsonl) {
-        if (o->is_text)
-            put_text(o, p, len);
-        else
-            put_base64(o, p, len);
+    if (o->is_jsonl) {
+        if (o->failed)
+            return;
+        size_t before = buf_size(&o->out);
+        json_account(o, before, jsonl_data_add(&o->out, &o->jd, p, len));
+        return;
+    }
+    if (o->is_text) {
+        put_text(o, p, len);
         return;
     }
     switch (o->binary) {
@@ -494,13 +433,10 @@ void output_message_end(struct output *o)
     o->is_open = false; /* what follows completes it: nothing more to hold back */
     o->open_len = 0;
     if (o->is_jsonl) {
-        if (o->is_text)
-            end_text(o);
-        else
-            end_base64(o);
-        char tail[48];
-        snprintf(tail, sizeof(tail), "\",\"length\":%llu}\n", (unsigned long long)o->offset);
-        puts_(o, tail);
+        if (!o->failed) {
+            int rc = jsonl_data_end(&o->out, &o->jd);
+            json_account(o, 0, rc | buf_append(&o->out, "}\n", 2));
+        }
         release_held(o);
         return;
     }
@@ -527,13 +463,13 @@ void output_message_abort(struct output *o)
     if (!o->is_partial) {
         buf_drop_tail(&o->out, o->open_len);
     } else if (o->is_jsonl) {
-        if (!o->is_text)
-            end_base64(o);
-        char tail[64];
-        snprintf(tail, sizeof(tail), "\",\"length\":%llu,\"incomplete\":true}\n",
-                 (unsigned long long)o->offset);
         o->is_open = false;
-        puts_(o, tail);
+        if (!o->failed) {
+            int rc = jsonl_data_end(&o->out, &o->jd);
+            static const char tail[] = ",\"incomplete\":true}\n";
+            rc |= buf_append(&o->out, tail, sizeof(tail) - 1);
+            json_account(o, 0, rc);
+        }
     } else if (o->is_text || o->binary != BIN_RAW) {
         o->is_open = false;
         puts_(o, "\n");

@@ -15,13 +15,13 @@
 #include <time.h>
 
 #include "buf.h"
+#include "jsonl.h"
 #include "options.h"
 #include "ws.h"
 
 enum text_style {
     TEXT_RAW,     /* as is (a pipe) */
     TEXT_ESCAPED, /* control characters as \xNN (a terminal) */
-    TEXT_JSON,    /* inside a JSON string */
 };
 
 struct output {
@@ -50,6 +50,7 @@ struct output {
     struct buf pretty;  /* --pretty: the text being collected; owned */
     bool is_collecting; /* the message is going into pretty */
     struct buf held;    /* --jsonl: control events that came during the message; owned */
+    struct jsonl_data jd; /* --jsonl: the data field of the message being received */
     unsigned source_id; /* listen mode: the client a message is from (0: none) */
     bool is_open;       /* a message is being received */
     size_t open_len;    /* its bytes at the end of out, not yet written */

@@ -30,6 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case CMD_FRAGMENT:
     case CMD_TO:
     case CMD_CLOSE:
+    case CMD_EXPECT:
         /* the text is a part of the line */
         CHECK(c.len == 0 || (c.text >= line && c.text + c.len <= line + size));
         break;
@@ -40,6 +41,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(c.len <= WS_MAX_CONTROL);
     if (c.kind == CMD_CLOSE)
         CHECK((c.code == 0 || ws_close_code_is_sendable(c.code)) && c.len <= WS_MAX_CONTROL - 2);
+    if (c.kind == CMD_EXPECT || c.kind == CMD_SLEEP)
+        CHECK(c.wait_ms >= 0 && c.wait_ms <= 86400L * 1000);
+    if (c.kind == CMD_EXPECT)
+        CHECK(c.len > 0);
     if (c.kind == CMD_FRAGMENT)
         CHECK(c.count >= 1);
     if (c.kind == CMD_RAW)

@@ -143,6 +143,52 @@ static void test_misc(void)
     command_free(&c);
 }
 
+static void test_expect_sleep(void)
+{
+    struct command c;
+    command_init(&c);
+    parse(&c, "/expect \"status\":\"ok\"");
+    tap_ok(c.kind == CMD_EXPECT && c.wait_ms == 10000 && !strcmp(c.text, "\"status\":\"ok\""),
+           "/expect REGEX waits 10 s by default");
+    parse(&c, "/expect -t 2.5 ^a b$");
+    tap_ok(c.kind == CMD_EXPECT && c.wait_ms == 2500 && !strcmp(c.text, "^a b$"),
+           "/expect -t SEC: the rest of the line is the pattern");
+    parse(&c, "/expect -t 0 x");
+    tap_ok(c.kind == CMD_EXPECT && c.wait_ms == 0, "/expect -t 0 looks only at what came");
+    parse(&c, "/expect -tx");
+    tap_ok(c.kind == CMD_EXPECT && !strcmp(c.text, "-tx"), "-t only as a word of its own");
+    parse(&c, "/expect x(");
+    tap_ok(c.kind == CMD_ERROR && strstr(c.error, "/expect") && strstr(c.error, "/x(/"),
+           "a malformed pattern is refused at parse time (%s)", c.error);
+    parse(&c, "/expect");
+    tap_ok(c.kind == CMD_ERROR && strstr(c.error, "usage"), "/expect without a pattern");
+    parse(&c, "/expect -t");
+    tap_ok(c.kind == CMD_ERROR, "/expect -t without seconds");
+    parse(&c, "/expect -t 5");
+    tap_ok(c.kind == CMD_ERROR && strstr(c.error, "usage"), "/expect -t SEC without a pattern");
+    parse(&c, "/expect -t 1e3 x");
+    tap_ok(c.kind == CMD_ERROR, "/expect -t takes plain decimal seconds");
+    parse(&c, "/sleep 0.25");
+    tap_ok(c.kind == CMD_SLEEP && c.wait_ms == 250, "/sleep SEC");
+    parse(&c, "/sleep 3");
+    tap_ok(c.kind == CMD_SLEEP && c.wait_ms == 3000, "/sleep whole seconds");
+    parse(&c, "/sleep .5");
+    tap_ok(c.kind == CMD_SLEEP && c.wait_ms == 500, "/sleep .5");
+    parse(&c, "/sleep");
+    tap_ok(c.kind == CMD_ERROR, "/sleep without seconds");
+    parse(&c, "/sleep -1");
+    tap_ok(c.kind == CMD_ERROR, "/sleep refuses a negative time");
+    parse(&c, "/sleep 86401");
+    tap_ok(c.kind == CMD_ERROR, "/sleep refuses more than a day");
+    parse(&c, "/sleep 1 2");
+    tap_ok(c.kind == CMD_ERROR, "/sleep takes one number");
+    parse(&c, "/sleep 99999999999999999999");
+    tap_ok(c.kind == CMD_ERROR, "/sleep does not overflow");
+    tap_ok(strstr(command_help(), "/expect [-t SEC] REGEX") && strstr(command_help(), "/sleep SEC"),
+           "/help lists /expect and /sleep");
+    command_free(&c);
+}
+
 int main(void)
 {
     test_text();
@@ -151,5 +197,6 @@ int main(void)
     test_fragment_binary();
     test_raw();
     test_misc();
+    test_expect_sleep();
     return tap_done();
 }
