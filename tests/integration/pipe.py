@@ -420,13 +420,32 @@ def echo_option():
          str(frames))
 
 
+# Each URL error quotes the URL whole, as typed, its password masked.
+URL_ERRORS = [
+    (["ws://[::1"], 'unterminated IPv6 literal in URL "ws://[::1"'),
+    (["foo://example.com/"], 'unsupported scheme in URL "foo://example.com/" (use ws:// or wss://)'),
+    (["ws://127.0.0.1:99999/"], 'port out of range (1-65535) in URL "ws://127.0.0.1:99999/"'),
+    (["ws://"], 'missing host in URL "ws://"'),
+    (["ws://h/a b"], 'space or control character in URL "ws://h/a b"'),
+    (["ws://h/\x1b[2J"], 'space or control character in URL "ws://h/\\x1b[2J"'),
+    (["wss://alice:hunter2@example.com:0/"],
+     'port out of range (1-65535) in URL "wss://alice:***@example.com:0/"'),
+    (["ws://alice:hunter2@[::1/"], 'unterminated IPv6 literal in URL "ws://alice:***@[::1/"'),
+    (["--proxy", "http://bob:hunter2@proxy:http", "ws://127.0.0.1:1/"],
+     '--proxy: bad port in proxy URL "http://bob:***@proxy:http"'),
+]
+
+
 @t.test
 def usage_errors():
-    for url in ("ws://[::1", "foo://example.com/", "ws://127.0.0.1:99999/", "ws://"):
-        r = t.run([url])
-        t.exits(r, 2, f"malformed URL {url}: exit 2")
-        t.ok(len(r.err_lines) >= 1 and r.out == b"", f"malformed URL {url}: message on stderr",
-             str(r))
+    for args, message in URL_ERRORS:
+        r = t.run(args)
+        t.exits(r, 2, f"malformed URL {args[-1]!r}: exit 2")
+        t.is_(r.err.decode("utf-8", "replace"),
+              f"wsc: {message}\nTry 'wsc --help' for more information.\n",
+              f"malformed URL {args[-1]!r}: stderr word for word")
+        t.ok(b"hunter2" not in r.err and r.out == b"",
+             f"malformed URL {args[-1]!r}: no password shown, nothing on stdout", str(r))
     r = t.run(["--no-such-option", "ws://127.0.0.1:1/"])
     t.exits(r, 2, "unknown option: exit 2")
     r = t.run([])
