@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "options.h"
 
+#include "ui/version.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -279,7 +281,7 @@ static enum options_result apply(struct options *o, int key, const char *arg,
     case OPT_TRACE: o->is_trace = true; break;
     case 'q': o->is_quiet = true; break;
     case OPT_HELP: print_help(); return OPTIONS_EXIT_OK;
-    case OPT_VERSION: printf("wsc " PACKAGE_VERSION "\n"); return OPTIONS_EXIT_OK;
+    case OPT_VERSION: version_print(stdout); return OPTIONS_EXIT_OK;
     default: return OPTIONS_USAGE;
     }
     return OPTIONS_RUN;

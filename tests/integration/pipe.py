@@ -12,8 +12,11 @@ import asyncio
 import base64
 import hashlib
 import os
+import re
+import ssl
 import subprocess
 import sys
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsctest as t  # noqa: E402
@@ -456,6 +459,42 @@ def usage_errors():
     r = t.run(["--version"])
     t.exits(r, 0, "--version: exit 0")
     t.ok(b"wsc" in r.out, "--version names the program", str(r))
+
+
+def pkg_config_version(module):
+    """The version pkg-config knows for module, or None without pkg-config."""
+    try:
+        p = subprocess.run(["pkg-config", "--modversion", module], capture_output=True,
+                           text=True, timeout=10)
+    except OSError:
+        return None
+    return p.stdout.strip() if p.returncode == 0 else None
+
+
+@t.test
+def version_names_libraries():
+    # As curl -V: the versions of the libraries in use, for bug reports.
+    r = t.run(["--version"])
+    t.exits(r, 0, "--version: exit 0")
+    line = r.out.decode()
+    m = re.fullmatch(r"wsc (\d+\.\d+\.\d+) (OpenSSL/\S+) (zlib/\S+) (libedit/\S+)"
+                     r" (nghttp2/\S+)\n", line)
+    if not t.ok(m, "--version: one line, wsc VERSION then NAME/VERSION per library", str(r)):
+        return
+    # Python's ssl and zlib modules load the same system libraries wsc runs with.
+    want_ssl = "/".join(ssl.OPENSSL_VERSION.split()[:2])
+    t.is_(m.group(2), want_ssl, "--version: the OpenSSL in use")
+    t.is_(m.group(3), "zlib/" + zlib.ZLIB_RUNTIME_VERSION, "--version: the zlib in use")
+    edit = pkg_config_version("libedit")
+    if edit:
+        t.is_(m.group(4), "libedit/" + edit, "--version: the libedit wsc was built with")
+    else:
+        t.skip("--version: the libedit wsc was built with", "no pkg-config")
+    h2 = pkg_config_version("libnghttp2")
+    if h2:
+        t.is_(m.group(5), "nghttp2/" + h2, "--version: the nghttp2 in use")
+    else:
+        t.skip("--version: the nghttp2 in use", "no pkg-config")
 
 
 # ---- listen mode -------------------------------------------------------------------------
