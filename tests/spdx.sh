@@ -27,19 +27,23 @@ list_files() {
 }
 
 # Which files are ours to license: sources, scripts, tests, the build files,
-# the man page and any executable; not data, lock files or prose.
+# the man page, the packaging, and in a clone any other executable; not
+# data, lock files or prose. (Outside a clone an executable may be a build
+# product: a tree built in place, as dpkg-buildpackage does, has many.)
 is_source() {
     case "$1" in
-    tests/fuzz/corpus/*) return 1 ;;
-    debian/changelog | debian/copyright | debian/source/*) return 1 ;; # no comment syntax
+    tests/fuzz/corpus/* | debian/wsc/* | debian/.debhelper/* | debian/tmp/*) return 1 ;;
     *.c | *.h | *.py | *.sh | *.js | *.html | *.bash | *.am | *.ac | *.1) return 0 ;;
-    bootstrap | .ci/* | completions/* | debian/*) return 0 ;;
+    bootstrap | .ci/* | completions/*) return 0 ;;
+    debian/rules | debian/control | debian/.gitignore | debian/tests/*) return 0 ;;
     esac
-    [ -x "$1" ]
+    [ -n "$in_clone" ] && [ -x "$1" ]
 }
 
 n=0
 status=0
+in_clone=""
+is_clone && in_clone=yes
 files=$(list_files | LC_ALL=C sort -u)
 for f in $files; do
     [ -f "$f" ] && is_source "$f" || continue
