@@ -426,7 +426,8 @@ def echo_option():
 # Each URL error quotes the URL whole, as typed, its password masked.
 URL_ERRORS = [
     (["ws://[::1"], 'unterminated IPv6 literal in URL "ws://[::1"'),
-    (["foo://example.com/"], 'unsupported scheme in URL "foo://example.com/" (use ws:// or wss://)'),
+    (["foo://example.com/"],
+     'unsupported scheme in URL "foo://example.com/" (use ws:// or wss://)'),
     (["ws://127.0.0.1:99999/"], 'port out of range (1-65535) in URL "ws://127.0.0.1:99999/"'),
     (["ws://"], 'missing host in URL "ws://"'),
     (["ws://h/a b"], 'space or control character in URL "ws://h/a b"'),

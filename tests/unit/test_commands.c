@@ -190,7 +190,8 @@ static void test_help_table(void)
         wants_more = at == 0;
         line += len + (line[len] == '\n');
     }
-    if (!tap_ok(is_aligned && !wants_more && column >= 8, "/help: the descriptions share one column"))
+    if (!tap_ok(is_aligned && !wants_more && column >= 8,
+                "/help: the descriptions share one column"))
         tap_diag("column %zu; first line off it: \"%s\"", column, bad);
     tap_ok(fits, "/help: every line fits 79 columns");
     bool has_all = true;
