@@ -437,6 +437,8 @@ URL_ERRORS = [
     (["ws://alice:hunter2@[::1/"], 'unterminated IPv6 literal in URL "ws://alice:***@[::1/"'),
     (["--proxy", "http://bob:hunter2@proxy:http", "ws://127.0.0.1:1/"],
      '--proxy: bad port in proxy URL "http://bob:***@proxy:http"'),
+    (["ws://127.0.0.1:1/", "wss://carol:hunter2@example.com/"],
+     "more than one URL: 'wss://carol:***@example.com/'"),
 ]
 
 
