@@ -274,8 +274,7 @@ static int follow_redirect(const struct options *opt, const struct output *out,
     }
     struct url next;
     if (url_resolve(u, r->location, &next, err, sizeof(err)) != 0) {
-        error_line("handshake failed: cannot follow the redirect to \"%.400s\": %s",
-                   r->location, err);
+        error_line("handshake failed: cannot follow the redirect: %s", err);
         return EXIT_HANDSHAKE;
     }
     url_format(&next, to, sizeof(to));

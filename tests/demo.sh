@@ -15,6 +15,6 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 [ -n "$port" ] || { echo "demo: the server did not start" >&2; cat "$log" >&2; exit 1; }
-echo "demo: printf 'hello\\nworld\\n' | wsc ws://127.0.0.1:$port"
+printf "demo: printf 'hello\\\\nworld\\\\n' | wsc ws://127.0.0.1:%s\n" "$port"
 printf 'hello\nworld\n' | "$WSC" "ws://127.0.0.1:$port"
 echo "demo: wsc exited with status $?"

@@ -16,23 +16,23 @@ const char *const command_names[] = {
 
 const char *command_help(void)
 {
-    return "/ping [text]          send a ping (the round-trip time shows when its pong comes)\n"
-           "/pong [text]          send an unsolicited pong\n"
-           "/close [code [reason]] start the closing handshake\n"
-           "/fragment N text      send text as one message in N frames\n"
-           "/binary HEX           send a binary message (hex digits, spaces allowed)\n"
-           "/binary @FILE         send a file as one binary message\n"
+    return "/ping [text]            send a ping; its pong shows the round-trip time\n"
+           "/pong [text]            send an unsolicited pong\n"
+           "/close [code [reason]]  start the closing handshake\n"
+           "/fragment N text        send text as one message in N frames\n"
+           "/binary HEX             send a binary message (hex digits, spaces allowed)\n"
+           "/binary @FILE           send a file as one binary message\n"
            "/raw [op=N|name] [fin=0|1] [rsv=0-7] [mask=0|1] [hex=HEX | text]\n"
-           "                      send one frame exactly as described (may break the\n"
-           "                      connection: for testing servers)\n"
-           "/to ID text|/command  listen mode: send text, or run a command, for client ID only\n"
-           "/expect [-t SEC] REGEX wait (10 s unless -t says) for a message matching\n"
-           "                      REGEX (POSIX extended; binary as lowercase hex); a\n"
-           "                      match consumes the messages up to it\n"
-           "/sleep SEC            pause before the next line (scripts)\n"
-           "/help                 this list\n"
-           "/quit                 close and exit\n"
-           "//text                send \"/text\"\n";
+           "                        send one frame exactly as described (may break the\n"
+           "                        connection: for testing servers)\n"
+           "/to ID text|/command    listen mode: send text, or run a command, for ID only\n"
+           "/expect [-t SEC] REGEX  wait (10 s unless -t says) for a message matching\n"
+           "                        REGEX (POSIX extended; binary as lowercase hex); a\n"
+           "                        match consumes the messages up to it\n"
+           "/sleep SEC              pause before the next line (scripts)\n"
+           "/help                   this list\n"
+           "/quit                   close and exit\n"
+           "//text                  send \"/text\"\n";
 }
 
 void command_init(struct command *c)

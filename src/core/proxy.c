@@ -13,7 +13,6 @@
 int proxy_parse(const char *s, struct proxy *p, char *err, size_t errlen)
 {
     memset(p, 0, sizeof(*p));
-    const char *rest = s;
     const char *sep = strstr(s, "://");
     if (sep && (size_t)(sep - s) <= strcspn(s, "/?#@")) {
         size_t slen = (size_t)(sep - s);
@@ -24,19 +23,12 @@ int proxy_parse(const char *s, struct proxy *p, char *err, size_t errlen)
                      (int)(slen > 16 ? 16 : slen), s);
             return -1;
         }
-        rest = sep + 3;
     }
-    char full[1024];
-    if (snprintf(full, sizeof(full), "http://%s", rest) >= (int)sizeof(full)) {
-        snprintf(err, errlen, "proxy URL too long");
-        return -1;
-    }
+    /* The scheme is http or none, which url_parse reads alike for the host,
+     * port and user info; its message quotes s with the password masked. */
     struct url u;
-    char why[256];
-    if (url_parse(full, &u, why, sizeof(why)) != 0) {
-        snprintf(err, errlen, "bad proxy URL \"%.200s\": %s", s, why);
+    if (url_parse_named(s, "proxy URL", &u, err, errlen) != 0)
         return -1;
-    }
     snprintf(p->host, sizeof(p->host), "%s", u.host);
     p->is_ipv6 = u.is_ipv6;
     p->port = u.has_port ? u.port : PROXY_DEFAULT_PORT;

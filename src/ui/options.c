@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include "options.h"
 
+#include "core/url.h"
+#include "ui/version.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -418,7 +421,7 @@ static enum options_result apply(struct options *o, int key, const char *arg,
     case OPT_TRACE: o->is_trace = true; break;
     case 'q': o->is_quiet = true; break;
     case OPT_HELP: print_help(); return OPTIONS_EXIT_OK;
-    case OPT_VERSION: printf("wsc " PACKAGE_VERSION "\n"); return OPTIONS_EXIT_OK;
+    case OPT_VERSION: version_print(stdout); return OPTIONS_EXIT_OK;
     default: return OPTIONS_USAGE;
     }
     return OPTIONS_RUN;
@@ -566,8 +569,11 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
     while (optind < argc) {
         int key = getopt_long(argc, argv, shortopts, longopts, NULL);
         if (key == -1) {
-            if (num_operands == 4)
-                return usage(err, errlen, "too many arguments: '%s'%s", argv[optind], "");
+            if (num_operands == 4) {
+                char shown[512];
+                url_redact(argv[optind], shown, sizeof(shown));
+                return usage(err, errlen, "too many arguments: '%s'%s", shown, "");
+            }
             operands[num_operands++] = argv[optind++];
             continue;
         }
@@ -584,8 +590,12 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
         if (r != OPTIONS_RUN)
             return r;
     }
-    if (num_operands > 1 || (num_operands == 1 && o->url))
-        return usage(err, errlen, "more than one URL: '%s'%s", operands[num_operands - 1], "");
+    if (num_operands > 1 || (num_operands == 1 && o->url)) {
+        /* an extra operand may be a URL with a password too */
+        char shown[512];
+        url_redact(operands[num_operands - 1], shown, sizeof(shown));
+        return usage(err, errlen, "more than one URL: '%s'%s", shown, "");
+    }
     if (num_operands == 1)
         o->url = operands[0];
     if (!o->url && !o->is_listen)

@@ -332,7 +332,8 @@ def redirect_bad_location():
     srv = raw("--redirect", "/a", "302", "gopher://127.0.0.1/")
     r = t.run(["-L", srv.url + "/a"], keep_stdin_open=True)
     t.exits(r, 4, "-L to an unsupported scheme: exit 4")
-    says(r, "-L to gopher://", "cannot follow the redirect", "gopher://127.0.0.1/")
+    says(r, "-L to gopher://", "handshake failed: cannot follow the redirect: unsupported "
+         "scheme in Location \"gopher://127.0.0.1/\" (use ws:// or wss://)")
 
 
 @t.test

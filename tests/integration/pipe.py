@@ -12,8 +12,11 @@ import asyncio
 import base64
 import hashlib
 import os
+import re
+import ssl
 import subprocess
 import sys
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsctest as t  # noqa: E402
@@ -420,13 +423,35 @@ def echo_option():
          str(frames))
 
 
+# Each URL error quotes the URL whole, as typed, its password masked.
+URL_ERRORS = [
+    (["ws://[::1"], 'unterminated IPv6 literal in URL "ws://[::1"'),
+    (["foo://example.com/"],
+     'unsupported scheme in URL "foo://example.com/" (use ws:// or wss://)'),
+    (["ws://127.0.0.1:99999/"], 'port out of range (1-65535) in URL "ws://127.0.0.1:99999/"'),
+    (["ws://"], 'missing host in URL "ws://"'),
+    (["ws://h/a b"], 'space or control character in URL "ws://h/a b"'),
+    (["ws://h/\x1b[2J"], 'space or control character in URL "ws://h/\\x1b[2J"'),
+    (["wss://alice:hunter2@example.com:0/"],
+     'port out of range (1-65535) in URL "wss://alice:***@example.com:0/"'),
+    (["ws://alice:hunter2@[::1/"], 'unterminated IPv6 literal in URL "ws://alice:***@[::1/"'),
+    (["--proxy", "http://bob:hunter2@proxy:http", "ws://127.0.0.1:1/"],
+     '--proxy: bad port in proxy URL "http://bob:***@proxy:http"'),
+    (["ws://127.0.0.1:1/", "wss://carol:hunter2@example.com/"],
+     "more than one URL: 'wss://carol:***@example.com/'"),
+]
+
+
 @t.test
 def usage_errors():
-    for url in ("ws://[::1", "foo://example.com/", "ws://127.0.0.1:99999/", "ws://"):
-        r = t.run([url])
-        t.exits(r, 2, f"malformed URL {url}: exit 2")
-        t.ok(len(r.err_lines) >= 1 and r.out == b"", f"malformed URL {url}: message on stderr",
-             str(r))
+    for args, message in URL_ERRORS:
+        r = t.run(args)
+        t.exits(r, 2, f"malformed URL {args[-1]!r}: exit 2")
+        t.is_(r.err.decode("utf-8", "replace"),
+              f"wsc: {message}\nTry 'wsc --help' for more information.\n",
+              f"malformed URL {args[-1]!r}: stderr word for word")
+        t.ok(b"hunter2" not in r.err and r.out == b"",
+             f"malformed URL {args[-1]!r}: no password shown, nothing on stdout", str(r))
     r = t.run(["--no-such-option", "ws://127.0.0.1:1/"])
     t.exits(r, 2, "unknown option: exit 2")
     r = t.run([])
@@ -437,6 +462,42 @@ def usage_errors():
     r = t.run(["--version"])
     t.exits(r, 0, "--version: exit 0")
     t.ok(b"wsc" in r.out, "--version names the program", str(r))
+
+
+def pkg_config_version(module):
+    """The version pkg-config knows for module, or None without pkg-config."""
+    try:
+        p = subprocess.run(["pkg-config", "--modversion", module], capture_output=True,
+                           text=True, timeout=10)
+    except OSError:
+        return None
+    return p.stdout.strip() if p.returncode == 0 else None
+
+
+@t.test
+def version_names_libraries():
+    # As curl -V: the versions of the libraries in use, for bug reports.
+    r = t.run(["--version"])
+    t.exits(r, 0, "--version: exit 0")
+    line = r.out.decode()
+    m = re.fullmatch(r"wsc (\d+\.\d+\.\d+) (OpenSSL/\S+) (zlib/\S+) (libedit/\S+)"
+                     r" (nghttp2/\S+)\n", line)
+    if not t.ok(m, "--version: one line, wsc VERSION then NAME/VERSION per library", str(r)):
+        return
+    # Python's ssl and zlib modules load the same system libraries wsc runs with.
+    want_ssl = "/".join(ssl.OPENSSL_VERSION.split()[:2])
+    t.is_(m.group(2), want_ssl, "--version: the OpenSSL in use")
+    t.is_(m.group(3), "zlib/" + zlib.ZLIB_RUNTIME_VERSION, "--version: the zlib in use")
+    edit = pkg_config_version("libedit")
+    if edit:
+        t.is_(m.group(4), "libedit/" + edit, "--version: the libedit wsc was built with")
+    else:
+        t.skip("--version: the libedit wsc was built with", "no pkg-config")
+    h2 = pkg_config_version("libnghttp2")
+    if h2:
+        t.is_(m.group(5), "nghttp2/" + h2, "--version: the nghttp2 in use")
+    else:
+        t.skip("--version: the nghttp2 in use", "no pkg-config")
 
 
 # ---- listen mode -------------------------------------------------------------------------

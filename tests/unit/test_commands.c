@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for the slash-command parser (commands.c). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -189,6 +190,68 @@ static void test_expect_sleep(void)
     command_free(&c);
 }
 
+/* /help is a table: each line is a synopsis, then at least two spaces and
+ * the description in one column shared by all; a synopsis too wide for the
+ * column stands alone with its description on the lines below, which are
+ * indented to the column. Every line fits 79 columns; every command is
+ * listed at the start of a line. */
+static void test_help_table(void)
+{
+    const char *help = command_help();
+    size_t column = 0;
+    bool is_aligned = true, fits = true, wants_more = false;
+    char bad[200] = "";
+    for (const char *line = help; *line;) {
+        size_t len = strcspn(line, "\n");
+        if (len > 79)
+            fits = false;
+        size_t lead = strspn(line, " ");
+        const char *gap = NULL;
+        for (size_t i = 1; i + 1 < len; i++)
+            if (line[i] == ' ' && line[i + 1] == ' ') {
+                gap = line + i;
+                break;
+            }
+        size_t at = 0; /* where this line's description starts; 0: none */
+        if (lead > 0)
+            at = lead; /* a continuation */
+        else if (gap)
+            at = (size_t)(gap - line) + strspn(gap, " ");
+        if (lead > 0 && !wants_more && column && lead != column)
+            is_aligned = false;
+        if (at) {
+            if (!column)
+                column = at;
+            if (at != column && !bad[0])
+                snprintf(bad, sizeof(bad), "%.*s", (int)len, line);
+            is_aligned = is_aligned && at == column;
+        }
+        /* a lone synopsis must be followed by its description */
+        if (wants_more && lead == 0) {
+            is_aligned = false;
+            if (!bad[0])
+                snprintf(bad, sizeof(bad), "%.*s (after a line with no description)", (int)len,
+                         line);
+        }
+        wants_more = at == 0;
+        line += len + (line[len] == '\n');
+    }
+    if (!tap_ok(is_aligned && !wants_more && column >= 8,
+                "/help: the descriptions share one column"))
+        tap_diag("column %zu; first line off it: \"%s\"", column, bad);
+    tap_ok(fits, "/help: every line fits 79 columns");
+    bool has_all = true;
+    for (size_t i = 0; command_names[i]; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "\n%s ", command_names[i]);
+        if (strncmp(help, want + 1, strlen(want) - 1) != 0 && !strstr(help, want)) {
+            has_all = false;
+            tap_diag("%s is not at the start of a line", command_names[i]);
+        }
+    }
+    tap_ok(has_all, "/help: every command starts a line");
+}
+
 int main(void)
 {
     test_text();
@@ -198,5 +261,6 @@ int main(void)
     test_raw();
     test_misc();
     test_expect_sleep();
+    test_help_table();
     return tap_done();
 }

@@ -125,8 +125,13 @@ static const struct parse_case parse_cases[] = {
     {"socks5://proxy:1080", NULL, 0, NULL, "socks5"},
     {"https://proxy:443", NULL, 0, NULL, "https"},
     {"http://proxy:99999", NULL, 0, NULL, "port"},
-    {"http://", NULL, 0, NULL, "host"},
-    {"", NULL, 0, NULL, "proxy"},
+    {"http://", NULL, 0, NULL, "missing host in proxy URL \"http://\""},
+    {"", NULL, 0, NULL, "empty proxy URL \"\""},
+    /* the message quotes the URL as given, never its password */
+    {"u:secret@proxy:99999", NULL, 0, NULL,
+     "port out of range (1-65535) in proxy URL \"u:***@proxy:99999\""},
+    {"http://u:secret@[::1:3128", NULL, 0, NULL,
+     "unterminated IPv6 literal in proxy URL \"http://u:***@[::1:3128\""},
 };
 
 static void test_parse(void)
@@ -139,6 +144,9 @@ static void test_parse(void)
         if (!c->host) {
             tap_ok(rc == -1 && strstr(err, c->error_word), "proxy URL \"%s\" refused (%s)",
                    c->input, err);
+            if (strstr(c->input, "secret"))
+                tap_ok(!strstr(err, "secret"), "proxy URL \"%s\": the password is not shown",
+                       c->input);
         } else {
             tap_ok(rc == 0 && !strcmp(p.host, c->host) && p.port == c->port &&
                        !strcmp(p.userinfo, c->userinfo),

@@ -3,8 +3,10 @@
  * and explicit ports, IPv6 literals, paths, queries, fragments, user info,
  * Unix sockets) with every field of the result, a table of URLs that must be
  * refused, redirect resolution (RFC 3986 5.2) and the Host header (RFC 6455
- * 4.1, RFC 9110 7.2). Each input is copied into a heap buffer of exactly its
- * size (with its NUL), so that ASan catches an over-read. */
+ * 4.1, RFC 9110 7.2), and the error messages word for word: each quotes the
+ * URL whole, as typed, with a password masked. Each input is copied into a
+ * heap buffer of exactly its size (with its NUL), so that ASan catches an
+ * over-read. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -401,6 +403,150 @@ static void test_no_scheme_colons(void)
         tap_diag("got rc %d: %s", rc, err);
 }
 
+/* ---- error messages, word for word ---- */
+
+struct message {
+    const char *input;
+    const char *message;
+};
+
+/* clang-format off */
+static const struct message messages[] = {
+    {"", "empty URL \"\""},
+    {"ws://", "missing host in URL \"ws://\""},
+    {"ws:///chat", "missing host in URL \"ws:///chat\""},
+    {"ws://[::1", "unterminated IPv6 literal in URL \"ws://[::1\""},
+    {"ws://[]/", "bad IPv6 literal in URL \"ws://[]/\""},
+    {"ws://[::g!]/", "bad IPv6 literal in URL \"ws://[::g!]/\""},
+    {"ws://[::1]x/", "unexpected text after the IPv6 literal in URL \"ws://[::1]x/\""},
+    {"ws://host:99999/", "port out of range (1-65535) in URL \"ws://host:99999/\""},
+    {"ws://h:99999999999999999999/",
+     "port out of range (1-65535) in URL \"ws://h:99999999999999999999/\""},
+    {"ws://h:0/", "port out of range (1-65535) in URL \"ws://h:0/\""},
+    {"ws://h:http/", "bad port in URL \"ws://h:http/\""},
+    {"ftp://h/", "unsupported scheme in URL \"ftp://h/\" (use ws:// or wss://)"},
+    {"ws://h/a b", "space or control character in URL \"ws://h/a b\""},
+    {"ws://h/x\r\nX: 1", "space or control character in URL \"ws://h/x\\x0d\\x0aX: 1\""},
+    {"ws://h/\x1b[31m", "space or control character in URL \"ws://h/\\x1b[31m\""},
+    {"ws://us%zz:pw@h/", "bad user info in URL \"ws://us%zz:***@h/\""},
+    {"ws+unix://:/chat", "bad Unix socket path in URL \"ws+unix://:/chat\""},
+    /* a password is never shown, whatever the error */
+    {"ws://user:s3cret@host:99999/",
+     "port out of range (1-65535) in URL \"ws://user:***@host:99999/\""},
+    {"wss://user:s3cret@[::1/", "unterminated IPv6 literal in URL \"wss://user:***@[::1/\""},
+    {"ftp://user:s3cret@h/",
+     "unsupported scheme in URL \"ftp://user:***@h/\" (use ws:// or wss://)"},
+    {"ws://user:s3 cret@h/", "space or control character in URL \"ws://user:***@h/\""},
+    {"user:s3cret@:80/", "missing host in URL \"user:***@:80/\""},
+    {"ws://user:s3c:ret@h:x/", "bad port in URL \"ws://user:***@h:x/\""},
+    {"ws://user:s3c@ret@h:x/", "bad port in URL \"ws://user:***@h:x/\""},
+    /* a '/' in a password ends the authority (RFC 3986 3.2); it is masked all the same */
+    {"ws://user:s3/cret@h/", "bad port in URL \"ws://user:***@h/\""},
+    {"ws://user@:80/", "missing host in URL \"ws://user@:80/\""},
+};
+/* clang-format on */
+
+static void test_message(const struct message *m)
+{
+    struct url u;
+    char err[512] = "";
+    int rc = parse(m->input, &u, err, sizeof(err));
+    if (!tap_ok(rc == -1 && strcmp(err, m->message) == 0, "url error: %s", m->message))
+        tap_diag("got rc %d: %s", rc, err);
+    if (strstr(m->input, "s3"))
+        tap_ok(strstr(err, "s3") == NULL && strstr(err, "cret") == NULL,
+               "url error: no part of the password in \"%s\"", err);
+}
+
+static void test_message_limits(void)
+{
+    struct url u;
+    /* a URL too long to quote whole is cut with "...", and the quote closed */
+    char *s = malloc(6000);
+    if (!s)
+        abort();
+    strcpy(s, "ws://h/");
+    memset(s + 7, 'p', 5000);
+    s[5007] = 0;
+    char err[300] = "";
+    int rc = parse(s, &u, err, sizeof(err));
+    size_t n = strlen(err);
+    const char *start = "path too long in URL \"ws://h/pp";
+    if (!tap_ok(rc == -1 && n == sizeof(err) - 1 && !strncmp(err, start, strlen(start)) &&
+                    !strcmp(err + n - 4, "...\""),
+                "url error: a long URL is cut with ... and the quote is closed"))
+        tap_diag("got %s", err);
+    free(s);
+    /* the password is masked before cutting, so a cut never shows part of it */
+    char small[24] = "";
+    parse("ws://user:s3cret@h:0/", &u, small, sizeof(small));
+    tap_ok(strstr(small, "s3") == NULL && strlen(small) < sizeof(small),
+           "url error: a cut message shows no part of the password (%s)", small);
+
+    /* the name of the URL in messages */
+    char err2[256] = "";
+    char *copy = (char *)tap_dup("http://u:pw@p:0", 16);
+    rc = url_parse_named(copy, "proxy URL", &u, err2, sizeof(err2));
+    free(copy);
+    if (!tap_ok(rc == -1 && !strcmp(err2, "port out of range (1-65535) in proxy URL "
+                                          "\"http://u:***@p:0\""),
+                "url_parse_named: the message names the URL as told"))
+        tap_diag("got %s", err2);
+}
+
+/* url_redact as used for any URL shown in a message */
+static void test_redact(void)
+{
+    static const struct {
+        const char *input, *expect;
+    } cases[] = {
+        {"ws://h/x", "ws://h/x"},
+        {"ws://user@h/x", "ws://user@h/x"},
+        {"ws://user:pw@h/x", "ws://user:***@h/x"},
+        {"ws://user:@h/x", "ws://user:@h/x"}, /* nothing to hide */
+        {"ws://:pw@h/x", "ws://:***@h/x"},
+        {"h:80/a@b", "h:***@b"},
+        {"ws://h/?mail=a@b", "ws://h/?mail=a@b"},
+        {"ws://h/\x7f", "ws://h/\\x7f"},
+        {"ws://h/\xc3\xbc", "ws://h/\xc3\xbc"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[256] = "";
+        char *copy = (char *)tap_dup(cases[i].input, strlen(cases[i].input) + 1);
+        url_redact(copy, out, sizeof(out));
+        free(copy);
+        if (!tap_ok(strcmp(out, cases[i].expect) == 0, "url_redact: \"%s\"", cases[i].expect))
+            tap_diag("got \"%s\"", out);
+    }
+    char out[10];
+    url_redact("ws://example.com/long", out, sizeof(out));
+    if (!tap_ok(strcmp(out, "ws://e...") == 0, "url_redact: cut with ..."))
+        tap_diag("got \"%s\"", out);
+}
+
+/* redirect errors quote the Location as the server sent it */
+static void test_redirect_messages(void)
+{
+    static const struct message cases[] = {
+        {"//b:0/", "port out of range (1-65535) in Location \"//b:0/\""},
+        {"///y", "missing host in Location \"///y\""},
+        {"/a b", "space or control character in Location \"/a b\""},
+        {"ftp://u:pw@b/",
+         "unsupported scheme in Location \"ftp://u:***@b/\" (use ws:// or wss://)"},
+    };
+    struct url base, out;
+    char err[256] = "";
+    parse("ws://a.example/x", &base, err, sizeof(err));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *loc = (char *)tap_dup(cases[i].input, strlen(cases[i].input) + 1);
+        int rc = url_resolve(&base, loc, &out, err, sizeof(err));
+        free(loc);
+        if (!tap_ok(rc == -1 && strcmp(err, cases[i].message) == 0, "url_resolve error: %s",
+                    cases[i].message))
+            tap_diag("got rc %d: %s", rc, err);
+    }
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof(goods) / sizeof(goods[0]); i++)
@@ -413,5 +559,10 @@ int main(void)
         test_redirect(&redirects[i]);
     test_format();
     test_no_scheme_colons();
+    for (size_t i = 0; i < sizeof(messages) / sizeof(messages[0]); i++)
+        test_message(&messages[i]);
+    test_message_limits();
+    test_redact();
+    test_redirect_messages();
     return tap_done();
 }
