@@ -36,7 +36,8 @@ _wsc()
         local opts='--connect --listen --bind --max-clients --header --origin --subprotocol
             --protocol-version --auth --location --max-redirects --proxy --connect-timeout
             --handshake-timeout --close-timeout --ipv4 --ipv6 --insecure --no-check --ca
-            --cert --key --passphrase --no-deflate --max-message --ping-interval
+            --cert --key --passphrase --http2 --http2-prior-knowledge --http1.1
+            --no-deflate --max-message --ping-interval
             --ping-timeout --reconnect --execute --wait --one --echo --binary --chunk --null
             --binary-format --show-ping-pong --timestamps --jsonl --pretty --color --no-color
             --interactive --no-interactive --verbose --trace --quiet --help --version

@@ -16,6 +16,7 @@
 
 #include "commands.h"
 #include "console.h"
+#include "h2.h"
 #include "net.h"
 #include "tls.h"
 
@@ -340,13 +341,49 @@ static void feed_engine(struct peer *p, uint8_t *data, size_t len)
     }
 }
 
+static void client_handshake_checked(struct peer *p, int rc, size_t head_len);
+static void stream_failed(struct peer *p, enum end_kind kind);
+
 static void client_handshake_done(struct peer *p, size_t head_len)
 {
     struct loop *l = p->loop;
     struct http_head h;
     verbose_head(l, '<', (const char *)buf_head(&p->in), head_len);
     http_parse_response((const char *)buf_head(&p->in), buf_size(&p->in), HTTP_MAX_HEAD, &h);
-    if (hs_check_response(l->hs, &h, &p->res.hs) != 0) {
+    client_handshake_checked(p, hs_check_response(l->hs, &h, &p->res.hs), head_len);
+}
+
+/* RFC 8441: over HTTP/2 the answer is the stream's header list. */
+static void client_handshake_h2(struct peer *p)
+{
+    struct loop *l = p->loop;
+    struct http_head h;
+    enum h2_response r = h2_stream_response(p->stream, &h);
+    if (r == H2_WAIT)
+        return;
+    if (r == H2_NO_WEBSOCKETS)
+        p->res.hs.outcome = HS_NO_H2;
+    if (r != H2_READY) {
+        stream_failed(p, END_HANDSHAKE);
+        return;
+    }
+    if (l->opt->verbose && !l->opt->is_quiet) {
+        struct buf text;
+        buf_init(&text, 0);
+        hs_fields_format(h.headers, h.num_headers, &text);
+        note(l->out, "HTTP/2 stream %d", (int)h2_stream_id(p->stream));
+        verbose_head(l, '<', (const char *)buf_head(&text), buf_size(&text));
+        buf_free(&text);
+    }
+    client_handshake_checked(p, hs_check_response_h2(l->hs, &h, &p->res.hs), 0);
+}
+
+/* The answer was judged (rc from hs_check_response*); its head_len bytes
+ * in p->in are done with. */
+static void client_handshake_checked(struct peer *p, int rc, size_t head_len)
+{
+    struct loop *l = p->loop;
+    if (rc != 0) {
         enum end_kind k = p->res.hs.outcome == HS_REDIRECT        ? END_REDIRECT
                           : p->res.hs.outcome == HS_RETRY_VERSION ? END_RETRY_VERSION
                                                                   : END_HANDSHAKE;
@@ -457,6 +494,10 @@ static void stream_failed(struct peer *p, enum end_kind kind)
 
 static void read_handshake(struct peer *p)
 {
+    if (!p->is_server && h2_is_stream(p->stream)) {
+        client_handshake_h2(p);
+        return;
+    }
     uint8_t *dst = buf_reserve(&p->in, 4096);
     if (!dst) {
         end_peer(p, END_HANDSHAKE, "handshake answer larger than %d bytes", HTTP_MAX_HEAD);
@@ -1007,6 +1048,7 @@ static long next_timeout(const struct loop *l, long now)
 
 static void service_peer(struct peer *p, short revents)
 {
+    stream_ready(p->stream, revents);
     if (revents & (POLLIN | POLLHUP | POLLERR) || stream_pending(p->stream)) {
         if (p->phase == PHASE_HANDSHAKE)
             read_handshake(p);
@@ -1113,11 +1155,19 @@ void loop_run_client(struct stream *s, const struct options *opt, struct hs_clie
         in->ctx = &l;
     }
     p->deadline = ms_from(opt->handshake_timeout);
-    if (hs_build_request(hs, &p->hs_out) != 0) {
+    if (h2_is_stream(s)) {
+        /* RFC 8441: the extended CONNECT goes with the stream, shown here */
+        struct buf text;
+        buf_init(&text, 0);
+        h2_request_text(s, &text);
+        verbose_head(&l, '>', (const char *)buf_head(&text), buf_size(&text));
+        buf_free(&text);
+    } else if (hs_build_request(hs, &p->hs_out) != 0) {
         end_peer(p, END_HANDSHAKE, "request too large");
         p->phase = PHASE_DONE;
     }
-    verbose_head(&l, '>', (const char *)buf_head(&p->hs_out), buf_size(&p->hs_out));
+    if (!h2_is_stream(s))
+        verbose_head(&l, '>', (const char *)buf_head(&p->hs_out), buf_size(&p->hs_out));
     while (p->phase != PHASE_DONE) {
         if (loop_turn(&l, -1, NULL) != 0) {
             end_peer(p, END_IO, "poll: %s", strerror(errno));

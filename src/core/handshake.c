@@ -356,10 +356,8 @@ int hs_build_response(const struct hs_server_result *r, struct buf *out)
 
 /* ---- HTTP/2 (RFC 8441) ---- */
 
-/* Appends a field, its name lowercased (RFC 9113 8.2: uppercase names are
- * malformed over HTTP/2). */
-static int add_field(struct hs_fields *f, const char *name, size_t name_len, const char *value,
-                     size_t value_len)
+int hs_fields_add(struct hs_fields *f, const char *name, size_t name_len, const char *value,
+                  size_t value_len)
 {
     if (f->num >= HS_FIELDS_MAX || name_len > sizeof(f->store) - f->used ||
         value_len > sizeof(f->store) - f->used - name_len)
@@ -386,7 +384,7 @@ static int add_fieldf(struct hs_fields *f, const char *name, const char *fmt, ..
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(value))
         return -1;
-    return add_field(f, name, strlen(name), value, (size_t)n);
+    return hs_fields_add(f, name, strlen(name), value, (size_t)n);
 }
 
 /* RFC 9113 8.2.2: fields that are about one HTTP/1.1 connection are
@@ -451,7 +449,7 @@ int hs_build_request_h2(const struct hs_client *c, struct hs_fields *out)
     r |= add_fieldf(out, ":protocol", "websocket");
     r |= add_fieldf(out, ":scheme", "%s", c->url->is_tls ? "https" : "http");
     r |= add_fieldf(out, ":path", "%s", c->url->path);
-    r |= add_field(out, ":authority", 10, authority, authority_len);
+    r |= hs_fields_add(out, ":authority", 10, authority, authority_len);
     if (!is_overridden(c, "User-Agent"))
         r |= add_fieldf(out, "user-agent", "wsc/" PACKAGE_VERSION);
     r |= add_fieldf(out, "sec-websocket-version", "%u", c->version);
@@ -486,7 +484,7 @@ int hs_build_request_h2(const struct hs_client *c, struct hs_fields *out)
         if (split_header(c->headers[i], &name, &name_len, &value, &value_len) != 0)
             return -1;
         if (!is_connection_specific(name, name_len))
-            r |= add_field(out, name, name_len, value, value_len);
+            r |= hs_fields_add(out, name, name_len, value, value_len);
     }
     return r ? -1 : 0;
 }
@@ -565,11 +563,41 @@ int hs_build_response_h2(const struct hs_server_result *r, struct hs_fields *out
     return rc ? -1 : 0;
 }
 
-int hs_fields_format(const struct hs_fields *f, struct buf *out)
+int hs_fields_format(const struct http_header *fields, size_t num, struct buf *out)
 {
     int rc = 0;
-    for (size_t i = 0; i < f->num; i++)
-        rc |= appendf(out, "%.*s: %.*s\r\n", (int)f->fields[i].name_len, f->fields[i].name,
-                      (int)f->fields[i].value_len, f->fields[i].value);
+    for (size_t i = 0; i < num; i++)
+        rc |= appendf(out, "%.*s: %.*s\r\n", (int)fields[i].name_len, fields[i].name,
+                      (int)fields[i].value_len, fields[i].value);
     return rc ? -1 : 0;
+}
+
+int hs_fields_to_head(const struct hs_fields *f, struct http_head *h)
+{
+    memset(h, 0, sizeof(*h));
+    if (f->num > HTTP_MAX_HEADERS)
+        return -1;
+    for (size_t i = 0; i < f->num; i++) {
+        const struct http_header *fd = &f->fields[i];
+        h->headers[h->num_headers++] = *fd;
+        if (http_equals(fd->name, fd->name_len, ":status")) {
+            int status = 0;
+            for (size_t k = 0; k < fd->value_len && k < 3; k++) {
+                if (fd->value[k] < '0' || fd->value[k] > '9')
+                    return -1;
+                status = status * 10 + (fd->value[k] - '0');
+            }
+            if (fd->value_len != 3)
+                return -1;
+            h->status = status;
+        } else if (http_equals(fd->name, fd->name_len, ":method")) {
+            h->method = fd->value;
+            h->method_len = fd->value_len;
+        } else if (http_equals(fd->name, fd->name_len, ":path")) {
+            h->target = fd->value;
+            h->target_len = fd->value_len;
+        }
+    }
+    h->minor_version = 1; /* no HTTP/1.0 rule applies over HTTP/2 */
+    return 0;
 }

@@ -40,6 +40,7 @@ enum hs_outcome {
     HS_REDIRECT,      /* 3xx with a Location */
     HS_RETRY_VERSION, /* 426 naming a version we speak */
     HS_REFUSED,       /* anything else; error says why */
+    HS_NO_H2,         /* HTTP/2 without extended CONNECT: HTTP/1.1 may work */
 };
 
 struct hs_result {
@@ -122,8 +123,16 @@ int hs_check_request_h2(const struct hs_server *s, const struct http_head *h,
 /* The answer's header list: :status and, for 200, the chosen subprotocol
  * and extensions; an error answer's body is r->error. */
 int hs_build_response_h2(const struct hs_server_result *r, struct hs_fields *out);
-/* The list as "name: value" lines, for -v. */
-int hs_fields_format(const struct hs_fields *f, struct buf *out);
+/* Appends a field, its name lowercased (RFC 9113 8.2: uppercase names are
+ * malformed over HTTP/2). -1 when it does not fit. */
+int hs_fields_add(struct hs_fields *f, const char *name, size_t name_len, const char *value,
+                  size_t value_len);
+/* A received list as the head the checks above read: headers are the
+ * fields, status from :status (three digits), method and target from
+ * :method and :path. -1 when it has too many fields or a bad :status. */
+int hs_fields_to_head(const struct hs_fields *f, struct http_head *h);
+/* Fields as "name: value" lines, for -v. */
+int hs_fields_format(const struct http_header *fields, size_t num, struct buf *out);
 
 /* Base64 of n bytes into out (4 * ceil(n / 3) + 1 bytes). */
 void hs_base64(const uint8_t *p, size_t n, char *out);

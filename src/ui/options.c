@@ -13,7 +13,8 @@ enum {
     OPT_NO_DEFLATE, OPT_CHUNK, OPT_BINARY_FORMAT, OPT_NO_INTERACTIVE, OPT_CONNECT_TIMEOUT,
     OPT_HANDSHAKE_TIMEOUT, OPT_CLOSE_TIMEOUT, OPT_CA, OPT_CERT, OPT_KEY, OPT_PASSPHRASE,
     OPT_AUTH, OPT_MAX_REDIRECTS, OPT_PROXY, OPT_PING_INTERVAL, OPT_PING_TIMEOUT, OPT_RECONNECT,
-    OPT_JSONL, OPT_PRETTY, OPT_COLOR, OPT_NO_COLOR, OPT_MAX_CLIENTS,
+    OPT_JSONL, OPT_PRETTY, OPT_COLOR, OPT_NO_COLOR, OPT_MAX_CLIENTS, OPT_HTTP2,
+    OPT_HTTP2_PRIOR, OPT_HTTP11,
 };
 
 struct option_spec {
@@ -49,6 +50,11 @@ static const struct option_spec specs[] = {
     {"cert", OPT_CERT, "FILE", "client certificate (listening: the server's certificate)"},
     {"key", OPT_KEY, "FILE", "private key for --cert"},
     {"passphrase", OPT_PASSPHRASE, "P", "passphrase of the private key"},
+    {"http2", OPT_HTTP2, NULL,
+     "wss://: offer HTTP/2 by ALPN; WebSockets over it when allowed (RFC 8441)"},
+    {"http2-prior-knowledge", OPT_HTTP2_PRIOR, NULL,
+     "ws://: speak HTTP/2 over cleartext at once (h2c)"},
+    {"http1.1", OPT_HTTP11, NULL, "HTTP/1.1 only (the default)"},
     {"no-deflate", OPT_NO_DEFLATE, NULL, "do not offer permessage-deflate"},
     {"max-message", OPT_MAX_MESSAGE, "BYTES",
      "largest incoming message (default 268435456; 0: no limit)"},
@@ -193,6 +199,9 @@ static enum options_result apply(struct options *o, int key, const char *arg,
     case '4': o->family = 4; break;
     case '6': o->family = 6; break;
     case OPT_NO_DEFLATE: o->no_deflate = true; break;
+    case OPT_HTTP2: o->http = HTTP_2; break;
+    case OPT_HTTP2_PRIOR: o->http = HTTP_2_PRIOR; break;
+    case OPT_HTTP11: o->http = HTTP_1_1; break;
     case 'k':
     case 'n': o->is_insecure = true; break;
     case OPT_CA: o->ca_file = arg; break;
