@@ -613,6 +613,13 @@ static void advance(struct peer *p)
         if (p->ws.state == WS_STATE_FAILED)
             p->deadline = ms_from(p->loop->opt->close_timeout);
     }
+    if (p->phase == PHASE_DRAIN && !has_output(p) && p->res.kind == END_CLOSED &&
+        !p->is_half_closed && h2_is_stream(p->stream)) {
+        /* RFC 8441 5: END_STREAM stands for the TCP close, and over HTTP/2 a
+         * server may wait for ours before it sends its own */
+        stream_shutdown(p->stream);
+        p->is_half_closed = true;
+    }
     if (p->phase == PHASE_DRAIN && !has_output(p)) {
         /* A refusal: our FIN first, then what the client still sends is read
          * and dropped until its FIN, so that closing with unread data does not
