@@ -95,7 +95,12 @@ static void fail_session(struct h2_session *h, bool is_no_websockets, const char
 static void break_session(struct h2_session *h)
 {
     h->is_broken = true;
-    fail_session(h, false, "%s", h->transport->error);
+    if (h->has_goaway) /* the peer's reason first: the cut came after it */
+        fail_session(h, false, "HTTP/2 GOAWAY from the %s: %s (0x%x), then %s",
+                     h->is_server ? "client" : "server", nghttp2_http2_strerror(h->goaway_code),
+                     h->goaway_code, h->transport->error);
+    else
+        fail_session(h, false, "%s", h->transport->error);
 }
 
 static void copy_error(struct stream *s, const char *why)

@@ -37,6 +37,8 @@ if subprocess.run(["openssl", "version"], capture_output=True).returncode != 0:
 CERTS = daemons.Certs(t.tmpdir())
 HAS_APACHE = h2peers.has_apache()
 HAS_HYPERCORN = h2peers.has_hypercorn()
+HAS_H2 = subprocess.run([h2peers.SYSTEM_PYTHON, "-c", "import h2"],
+                        capture_output=True).returncode == 0
 TEXT = "hello\nwörld ✓\n" + "x" * 5000 + "\n"
 
 
@@ -275,6 +277,87 @@ def servers_without_http2():
     r = t.run(["--http2", "-v", f"ws://127.0.0.1:{port}/"], input=b"plain\n")
     t.is_(r.out, b"plain\n", "--http2 with ws://: HTTP/1.1")
     says(r, "--http2 with ws://", "ws:// has no ALPN")
+
+
+# ---- hostile HTTP/2 servers (tests/helpers/h2_hostile.py) ----------------------------------
+
+def hostile(mode, *args, stdin=b"hi\n", timeout=15):
+    srv = t.server("h2_hostile.py", mode)
+    r = t.run(["--http2-prior-knowledge", "--close-timeout", "1"] + list(args) +
+              [f"ws://127.0.0.1:{srv.port}/"], input=stdin, timeout=timeout)
+    return srv, r
+
+
+@t.test
+def hostile_rst_stream_mid_message():
+    if not need(HAS_H2, "RST_STREAM mid-message"):
+        return
+    _, r = hostile("rst")
+    t.exits(r, 1, "RST_STREAM mid-message: exit 1")
+    t.is_(r.out, b"before\n", "RST_STREAM: the message before it is printed, the cut one not")
+    says(r, "RST_STREAM", "connection lost: 1006 (no close frame): HTTP/2 stream 1 reset by "
+         "the server: INTERNAL_ERROR (0x2)")
+
+
+@t.test
+def hostile_goaway():
+    if not need(HAS_H2, "GOAWAY"):
+        return
+    _, r = hostile("goaway")
+    t.exits(r, 1, "GOAWAY mid-message: exit 1")
+    t.is_(r.out, b"before\n", "GOAWAY: the message before it is printed")
+    says(r, "GOAWAY", "connection lost: 1006 (no close frame): HTTP/2 GOAWAY from the server: "
+         "ENHANCE_YOUR_CALM (0xb)")
+
+
+@t.test
+def hostile_window_never_opens():
+    if not need(HAS_H2, "a window that never opens"):
+        return
+    srv, r = hostile("window")
+    t.exits(r, 1, "a send window that never opens: exit 1")
+    t.ok(r.elapsed < 8, "a send window that never opens: over within the close timeout",
+         f"{r.elapsed:.1f} s")
+    t.is_(r.out, b"before\n", "a closed window: what came is still printed")
+    says(r, "closed window", "the server did not answer our close")
+    t.is_(srv.events("data"), [], "a closed window: not one DATA byte was sent")
+    # Much more input than any buffer: backpressure holds stdin, memory stays bounded,
+    # and a SIGTERM still ends the run within the close timeout.
+    srv = t.server("h2_hostile.py", "window")
+    proc = t.spawn(["--http2-prior-knowledge", "--close-timeout", "1", "-b",
+                    f"ws://127.0.0.1:{srv.port}/"], input=os.urandom(64 << 20))
+    time.sleep(2)
+    rss = 0
+    with open(f"/proc/{proc.proc.pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+    t.ok(proc.proc.poll() is None and rss < 32 * 1024,
+         "a closed window and 64 MiB of input: wsc waits with bounded memory",
+         f"VmRSS {rss} kB, running: {proc.proc.poll() is None}")
+    proc.proc.terminate()
+    r = proc.wait(8)
+    t.ok(not r.timed_out and r.code == 1, "a closed window: SIGTERM ends it within the close "
+         "timeout", f"{r}")
+
+
+@t.test
+def hostile_headers_too_large():
+    if not need(HAS_H2, "oversized HEADERS"):
+        return
+    _, r = hostile("headers")
+    t.exits(r, 4, "a 40 KB answer head: exit 4")
+    says(r, "oversized HEADERS", "handshake failed: the HTTP/2 header list is larger than 16 KiB")
+
+
+@t.test
+def hostile_data_after_end_stream():
+    if not need(HAS_H2, "DATA after END_STREAM"):
+        return
+    _, r = hostile("after-end")
+    t.exits(r, 1, "DATA after END_STREAM: exit 1")
+    t.is_(r.out, b"before\n", "DATA after END_STREAM: only what came before the end")
+    says(r, "DATA after END_STREAM", "connection lost: 1006 (no close frame)")
 
 
 t.main()
