@@ -17,6 +17,7 @@
 #define RECV_CHUNK (32 * 1024)
 #define RECV_ROUNDS 16                 /* reads of the socket per pump: others get a turn */
 #define MAX_STREAMS 100                /* concurrent streams a server allows a client */
+#define SETTINGS_PING "wsc-8441"       /* the opaque data of our PING after SETTINGS */
 
 struct h2_stream;
 
@@ -29,6 +30,8 @@ struct h2_session {
     bool is_tls;
     bool is_alpn_checked;
     bool has_settings;     /* the peer's first SETTINGS came */
+    bool has_ping_sent;    /* client: the PING that bounds the wait for more SETTINGS */
+    bool has_ping_ack;     /* ... and its answer came */
     bool is_eof;           /* the transport ended */
     bool is_dead;          /* no stream can go on; error says why */
     bool is_broken;        /* the transport failed: nothing more to send */
@@ -181,6 +184,11 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
         if (!(frame->hd.flags & NGHTTP2_FLAG_ACK))
             h->has_settings = true;
         break;
+    case NGHTTP2_PING:
+        if ((frame->hd.flags & NGHTTP2_FLAG_ACK) &&
+            !memcmp(frame->ping.opaque_data, SETTINGS_PING, 8))
+            h->has_ping_ack = true;
+        break;
     case NGHTTP2_GOAWAY:
         h->has_goaway = true;
         h->goaway_code = frame->goaway.error_code;
@@ -315,16 +323,26 @@ static void send_all(struct h2_session *h)
 static void submit_request(struct h2_session *h, struct h2_stream *st);
 
 /* RFC 8441 3: a client sends an extended CONNECT only once the server's
- * SETTINGS said SETTINGS_ENABLE_CONNECT_PROTOCOL = 1. */
+ * SETTINGS said SETTINGS_ENABLE_CONNECT_PROTOCOL = 1. A server may say so in
+ * a SETTINGS frame after its first: when the first does not, a PING goes
+ * out, and the SETTINGS that came before its answer are all there are. */
 static void submit_waiting(struct h2_session *h)
 {
     if (h->is_server || !h->has_settings)
         return;
+    bool is_allowed = nghttp2_session_get_remote_settings(
+                          h->ng, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL) == 1;
+    if (!is_allowed && !h->has_ping_sent) {
+        h->has_ping_sent = true;
+        if (nghttp2_submit_ping(h->ng, NGHTTP2_FLAG_NONE, (const uint8_t *)SETTINGS_PING) == 0)
+            return;
+    } else if (!is_allowed && !h->has_ping_ack) {
+        return;
+    }
     for (struct h2_stream *st = h->streams; st; st = st->next) {
         if (st->is_submitted)
             continue;
-        if (nghttp2_session_get_remote_settings(h->ng, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL) !=
-            1) {
+        if (!is_allowed) {
             fail_session(h, true, "the server speaks HTTP/2 but does not allow WebSockets over it "
                                   "(no SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441 3)");
             return;
