@@ -274,6 +274,10 @@ def servers_without_http2():
     t.exits(r, 0, "--http2 to a TLS server without ALPN h2: exit 0")
     t.is_(r.out, b"over 1.1\n", "no ALPN h2: echoed over HTTP/1.1")
     says(r, "no ALPN h2", "the server did not choose HTTP/2 (ALPN)", "HTTP/1.1 on a new connection")
+    r = t.run(["--http2", f"wss://localhost:{tls_port}/"], input=b"x\n",
+              env={"SSL_CERT_FILE": os.devnull})
+    t.exits(r, 3, "--http2 and a certificate not trusted: exit 3, as over HTTP/1.1")
+    says(r, "--http2, untrusted", "certificate refused")
     r = t.run(["--http2", "-v", f"ws://127.0.0.1:{port}/"], input=b"plain\n")
     t.is_(r.out, b"plain\n", "--http2 with ws://: HTTP/1.1")
     says(r, "--http2 with ws://", "ws:// has no ALPN")
@@ -358,6 +362,13 @@ def hostile_data_after_end_stream():
     t.exits(r, 1, "DATA after END_STREAM: exit 1")
     t.is_(r.out, b"before\n", "DATA after END_STREAM: only what came before the end")
     says(r, "DATA after END_STREAM", "connection lost: 1006 (no close frame)")
+
+
+@t.test
+def listen_refuses_http2_for_now():
+    r = t.run(["-l", "0", "--http2"])
+    t.exits(r, 2, "-l with --http2: a usage error until listening speaks HTTP/2")
+    says(r, "-l --http2", "--listen does not speak HTTP/2 yet")
 
 
 t.main()
