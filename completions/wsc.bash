@@ -41,7 +41,8 @@ _wsc()
         local opts='--connect --listen --bind --max-clients --header --origin --subprotocol
             --protocol-version --auth --location --max-redirects --proxy --connect-timeout
             --handshake-timeout --close-timeout --ipv4 --ipv6 --insecure --no-check --ca
-            --cert --key --passphrase --no-deflate --max-message --ping-interval
+            --cert --key --passphrase --http2 --http2-prior-knowledge --http1.1
+            --no-deflate --max-message --ping-interval
             --ping-timeout --reconnect --exec --passenv --forward --tcp-listen --unix-listen
             --allow-origin --execute --wait --one --echo --binary --chunk --null
             --until --count --timeout --script --record --record-secrets --replay

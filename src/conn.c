@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 
 #include "ends/end.h"
+#include "io/h2.h"
 #include "io/net.h"
 
 #define DRAIN_MS 2000        /* client: wait for the server's TCP close */
@@ -296,6 +297,15 @@ int conn_start_client(struct conn *c)
 {
     uint8_t nonce[16];
     c->hs = *c->env->hs;
+    if (h2_is_stream(c->stream)) {
+        /* RFC 8441: the extended CONNECT went with the stream; -v shows it */
+        struct buf text;
+        buf_init(&text, 0);
+        h2_request_text(c->stream, &text);
+        verbose_head(c, '>', (const char *)buf_head(&text), buf_size(&text));
+        buf_free(&text);
+        return 0;
+    }
     if (conn_random(NULL, nonce, sizeof(nonce)) != 0) {
         conn_abort(c, OUTCOME_IO, "cannot get random bytes");
         return -1;
@@ -334,13 +344,12 @@ static void open_end(struct conn *c, const struct conn_request *req)
     conn_close(c, WS_CLOSE_INTERNAL, err);
 }
 
-static void client_handshake_done(struct conn *c, size_t head_len)
+/* The answer was judged (rc from hs_check_response*); its head_len bytes in
+ * c->in are done with. */
+static void client_handshake_checked(struct conn *c, int rc, size_t head_len)
 {
     const struct options *opt = c->env->opt;
-    struct http_head h;
-    verbose_head(c, '<', (const char *)buf_head(&c->in), head_len);
-    http_parse_response((const char *)buf_head(&c->in), buf_size(&c->in), HTTP_MAX_HEAD, &h);
-    if (hs_check_response(&c->hs, &h, &c->res.hs) != 0) {
+    if (rc != 0) {
         enum conn_outcome k = c->res.hs.outcome == HS_REDIRECT ? OUTCOME_REDIRECT
                               : c->res.hs.outcome == HS_RETRY_VERSION ? OUTCOME_RETRY_VERSION
                                                                       : OUTCOME_HANDSHAKE;
@@ -369,6 +378,40 @@ static void client_handshake_done(struct conn *c, size_t head_len)
     if (buf_size(&c->in) && c->phase == CONN_OPEN)
         feed_engine(c, (uint8_t *)buf_head(&c->in), buf_size(&c->in));
     buf_free(&c->in);
+}
+
+static void client_handshake_done(struct conn *c, size_t head_len)
+{
+    struct http_head h;
+    verbose_head(c, '<', (const char *)buf_head(&c->in), head_len);
+    http_parse_response((const char *)buf_head(&c->in), buf_size(&c->in), HTTP_MAX_HEAD, &h);
+    client_handshake_checked(c, hs_check_response(&c->hs, &h, &c->res.hs), head_len);
+}
+
+static void stream_failed(struct conn *c, enum conn_outcome kind);
+
+/* RFC 8441: over HTTP/2 the answer is the stream's header list. */
+static void client_handshake_h2(struct conn *c)
+{
+    struct http_head h;
+    enum h2_response r = h2_stream_response(c->stream, &h);
+    if (r == H2_WAIT)
+        return;
+    if (r == H2_NO_WEBSOCKETS)
+        c->res.hs.outcome = HS_NO_H2;
+    if (r != H2_READY) {
+        stream_failed(c, OUTCOME_HANDSHAKE);
+        return;
+    }
+    if (c->env->opt->verbose && !c->env->opt->is_quiet) {
+        struct buf text;
+        buf_init(&text, 0);
+        hs_fields_format(h.headers, h.num_headers, &text);
+        note(c->env->out, "HTTP/2 stream %d", (int)h2_stream_id(c->stream));
+        verbose_head(c, '<', (const char *)buf_head(&text), buf_size(&text));
+        buf_free(&text);
+    }
+    client_handshake_checked(c, hs_check_response_h2(&c->hs, &h, &c->res.hs), 0);
 }
 
 /* Listening with a bridge or --auth: who may open a WebSocket here. */
@@ -492,6 +535,10 @@ static void bad_head(struct conn *c, int r)
 
 static void read_handshake(struct conn *c)
 {
+    if (!c->is_server && h2_is_stream(c->stream)) {
+        client_handshake_h2(c);
+        return;
+    }
     uint8_t *dst = buf_reserve(&c->in, 4096);
     if (!dst) {
         finish(c, OUTCOME_HANDSHAKE, "handshake answer larger than %d bytes", HTTP_MAX_HEAD);
@@ -590,6 +637,13 @@ static void advance(struct conn *c)
          * for the server's answer a little longer. */
         if (c->ws.state == WS_STATE_FAILED)
             c->deadline = ms_from(c->env->opt->close_timeout);
+    }
+    if (c->phase == CONN_DRAIN && !has_output(c) && c->res.kind == OUTCOME_CLOSED &&
+        !c->is_half_closed && h2_is_stream(c->stream)) {
+        /* RFC 8441 5: END_STREAM stands for the TCP close, and over HTTP/2 a
+         * server may wait for ours before it sends its own */
+        stream_shutdown(c->stream);
+        c->is_half_closed = true;
     }
     if (c->phase == CONN_DRAIN && !has_output(c)) {
         /* A refusal: our FIN first, then what the client still sends is read
@@ -691,6 +745,7 @@ long conn_next_deadline(const struct conn *c, long now)
 
 void conn_service(struct conn *c, short revents)
 {
+    stream_ready(c->stream, revents);
     if (revents & (POLLIN | POLLHUP | POLLERR) || stream_pending(c->stream)) {
         if (c->phase == CONN_HANDSHAKE)
             read_handshake(c);

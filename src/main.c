@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "h2.h"
 #include "handshake.h"
 #include "input.h"
 #include "ends/end.h"
@@ -184,7 +185,7 @@ static int open_socket(const struct url *u, const struct options *opt, const str
 /* Each connection, first or after a redirect or a 426, starts from
  * nothing: its own socket, proxy tunnel and TLS session. */
 static int connect_url(const struct url *u, const struct options *opt, const struct output *out,
-                       struct stream **s)
+                       bool offers_h2, struct stream **s)
 {
     char err[1024];
     int fd = open_socket(u, opt, out, err, sizeof(err));
@@ -203,6 +204,7 @@ static int connect_url(const struct url *u, const struct options *opt, const str
             .cert_file = opt->cert_file,
             .key_file = opt->key_file,
             .passphrase = opt->passphrase,
+            .offers_h2 = offers_h2,
         };
         struct tls_context *ctx = tls_context_new(&to, err, sizeof(err));
         *s = ctx ? stream_new_tls(ctx, fd, u->host, err, sizeof(err)) : NULL;
@@ -393,7 +395,7 @@ static struct stream *dial(void *ctx)
 {
     struct dial_ctx *d = ctx;
     struct stream *s = NULL;
-    return connect_url(d->url, d->opt, d->out, &s) == EXIT_OK ? s : NULL;
+    return connect_url(d->url, d->opt, d->out, false, &s) == EXIT_OK ? s : NULL;
 }
 
 /* --tcp-listen, --unix-listen: each local client gets its own WebSocket to u. */
@@ -455,10 +457,20 @@ static int run_client(const struct options *opt, struct output *out)
     struct conn_result res;
     int status;
     bool retried = false;
+    bool uses_h2 = opt->http != HTTP_1_1;
+    if (opt->http == HTTP_2 && !u.is_tls && opt->verbose && !opt->is_quiet)
+        note(out, "--http2: ws:// has no ALPN to offer h2 by; HTTP/1.1 "
+                  "(--http2-prior-knowledge speaks h2c)");
     unsigned attempts = 0; /* reconnections since the last open connection */
     for (;;) {
         struct stream *s = NULL;
-        status = connect_url(&u, opt, out, &s);
+        bool is_h2 = uses_h2 && (u.is_tls || opt->http == HTTP_2_PRIOR);
+        status = connect_url(&u, opt, out, is_h2, &s);
+        if (status == EXIT_OK && is_h2 && !(s = h2_client_open(s, u.is_tls, &hs, err,
+                                                                 sizeof(err)))) {
+            error_line("%s", err);
+            status = EXIT_ERROR;
+        }
         if (status == EXIT_CONNECT && opt->has_reconnect && attempts > 0 &&
             (!opt->reconnect_tries || attempts < opt->reconnect_tries)) {
             if (reconnect_wait(++attempts, out) != 0) {
@@ -481,6 +493,13 @@ static int run_client(const struct options *opt, struct output *out)
                 status = EXIT_INTERRUPTED;
                 break;
             }
+            continue;
+        }
+        /* --http2: a server without RFC 8441 gets HTTP/1.1 on a new connection. */
+        if (res.kind == OUTCOME_HANDSHAKE && res.hs.outcome == HS_NO_H2 && opt->http == HTTP_2) {
+            uses_h2 = false;
+            if (opt->verbose && !opt->is_quiet)
+                note(out, "%s; HTTP/1.1 on a new connection", res.message);
             continue;
         }
         /* RFC 6455 4.4: on 426, retry once with a version the server lists. */

@@ -280,6 +280,22 @@ static void choose_subprotocol(const struct hs_server *s, const struct http_head
     }
 }
 
+static void choose_deflate(const struct hs_server *s, const struct http_head *h,
+                           struct hs_server_result *r)
+{
+    if (!s->allow_deflate)
+        return;
+    for (size_t i = 0; i < h->num_headers && !r->has_deflate; i++) {
+        const struct http_header *e = &h->headers[i];
+        char value[1024];
+        if (!http_equals(e->name, e->name_len, "Sec-WebSocket-Extensions"))
+            continue;
+        copy_value(value, sizeof(value), e);
+        r->has_deflate = ws_deflate_accept_offer(value, &r->deflate, r->extensions,
+                                                 sizeof(r->extensions)) == 1;
+    }
+}
+
 int hs_check_request(const struct hs_server *s, const struct http_head *h,
                      struct hs_server_result *r)
 {
@@ -311,17 +327,7 @@ int hs_check_request(const struct hs_server *s, const struct http_head *h,
         return reject(r, 400, "RFC 6455 4.1: Sec-WebSocket-Key is not the base64 of 16 bytes");
     hs_accept_for_key(hd->value, hd->value_len, r->accept);
     choose_subprotocol(s, h, r);
-    if (s->allow_deflate) {
-        for (size_t i = 0; i < h->num_headers && !r->has_deflate; i++) {
-            const struct http_header *e = &h->headers[i];
-            char value[1024];
-            if (!http_equals(e->name, e->name_len, "Sec-WebSocket-Extensions"))
-                continue;
-            copy_value(value, sizeof(value), e);
-            r->has_deflate = ws_deflate_accept_offer(value, &r->deflate, r->extensions,
-                                                     sizeof(r->extensions)) == 1;
-        }
-    }
+    choose_deflate(s, h, r);
     r->status = 101;
     return 0;
 }
@@ -436,4 +442,252 @@ bool hs_origin_allowed(const struct http_head *h, const char *const *allowed, si
     if (!hp)
         hp = is_tls ? 443 : 80;
     return op == hp && ohl == hhl && !strncasecmp(oh, hh, ohl);
+}
+
+/* ---- HTTP/2 (RFC 8441) ---- */
+
+int hs_fields_add(struct hs_fields *f, const char *name, size_t name_len, const char *value,
+                  size_t value_len)
+{
+    if (f->num >= HS_FIELDS_MAX || name_len > sizeof(f->store) - f->used ||
+        value_len > sizeof(f->store) - f->used - name_len)
+        return -1;
+    char *n = f->store + f->used;
+    for (size_t i = 0; i < name_len; i++)
+        n[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+    char *v = n + name_len;
+    memcpy(v, value, value_len);
+    f->used += name_len + value_len;
+    f->fields[f->num++] = (struct http_header){n, name_len, v, value_len};
+    return 0;
+}
+
+static int add_fieldf(struct hs_fields *f, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int add_fieldf(struct hs_fields *f, const char *name, const char *fmt, ...)
+{
+    char value[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(value, sizeof(value), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(value))
+        return -1;
+    return hs_fields_add(f, name, strlen(name), value, (size_t)n);
+}
+
+/* RFC 9113 8.2.2: fields that are about one HTTP/1.1 connection are
+ * malformed in HTTP/2, and RFC 8441 4 names Connection and Upgrade. */
+static bool is_connection_specific(const char *name, size_t len)
+{
+    static const char *const names[] = {
+        "Connection", "Upgrade",           "Keep-Alive",        "Proxy-Connection",
+        "Transfer-Encoding", "TE",         "Sec-WebSocket-Key", "Host",
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (http_equals(name, len, names[i]))
+            return true;
+    return false;
+}
+
+/* Splits an extra "Name: value" header; the value without blanks around it. */
+static int split_header(const char *line, const char **name, size_t *name_len, const char **value,
+                        size_t *value_len)
+{
+    const char *colon = strchr(line, ':');
+    if (!colon || colon == line)
+        return -1;
+    *name = line;
+    *name_len = (size_t)(colon - line);
+    const char *v = colon + 1, *end = v + strlen(v);
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    *value = v;
+    *value_len = (size_t)(end - v);
+    return 0;
+}
+
+/* The value of the user's -H NAME, if any. */
+static bool find_extra(const struct hs_client *c, const char *want, const char **value,
+                       size_t *value_len)
+{
+    for (size_t i = 0; i < c->num_headers; i++) {
+        const char *name;
+        size_t name_len;
+        if (split_header(c->headers[i], &name, &name_len, value, value_len) == 0 &&
+            http_equals(name, name_len, want))
+            return true;
+    }
+    return false;
+}
+
+int hs_build_request_h2(const struct hs_client *c, struct hs_fields *out)
+{
+    char host[300];
+    const char *authority = host;
+    size_t authority_len;
+    out->num = out->used = 0;
+    /* -H Host: names the authority, as it names the Host over HTTP/1.1 */
+    if (!find_extra(c, "Host", &authority, &authority_len)) {
+        url_host_header(c->url, host, sizeof(host));
+        authority_len = strlen(host);
+    }
+    int r = add_fieldf(out, ":method", "CONNECT");
+    r |= add_fieldf(out, ":protocol", "websocket");
+    r |= add_fieldf(out, ":scheme", "%s", c->url->is_tls ? "https" : "http");
+    r |= add_fieldf(out, ":path", "%s", c->url->path);
+    r |= hs_fields_add(out, ":authority", 10, authority, authority_len);
+    if (!is_overridden(c, "User-Agent"))
+        r |= add_fieldf(out, "user-agent", "wsc/" PACKAGE_VERSION);
+    r |= add_fieldf(out, "sec-websocket-version", "%u", c->version);
+    if (c->origin)
+        r |= add_fieldf(out, c->version == 8 ? "sec-websocket-origin" : "origin", "%s",
+                        c->origin);
+    if (c->num_subprotocols) {
+        char list[4096] = "";
+        size_t used = 0;
+        for (size_t i = 0; i < c->num_subprotocols; i++) {
+            int n = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+                             c->subprotocols[i]);
+            if (n < 0 || (size_t)n >= sizeof(list) - used)
+                return -1;
+            used += (size_t)n;
+        }
+        r |= add_fieldf(out, "sec-websocket-protocol", "%s", list);
+    }
+    if (c->offer_deflate)
+        r |= add_fieldf(out, "sec-websocket-extensions", WS_DEFLATE_OFFER);
+    if (c->auth && !is_overridden(c, "Authorization")) {
+        char b64[4 * ((HS_MAX_AUTH + 2) / 3) + 1];
+        size_t n = strlen(c->auth);
+        if (n > HS_MAX_AUTH)
+            return -1;
+        hs_base64((const uint8_t *)c->auth, n, b64);
+        r |= add_fieldf(out, "authorization", "Basic %s", b64);
+    }
+    for (size_t i = 0; i < c->num_headers; i++) {
+        const char *name, *value;
+        size_t name_len, value_len;
+        if (split_header(c->headers[i], &name, &name_len, &value, &value_len) != 0)
+            return -1;
+        if (!is_connection_specific(name, name_len))
+            r |= hs_fields_add(out, name, name_len, value, value_len);
+    }
+    return r ? -1 : 0;
+}
+
+int hs_check_response_h2(const struct hs_client *c, const struct http_head *h,
+                         struct hs_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->status = h->status;
+    if (h->status != 200) {
+        struct http_head named = *h;
+        /* HTTP/2 has no reason phrase: the status's usual text stands in */
+        if (!named.reason_len) {
+            named.reason = http_status_text(h->status);
+            named.reason_len = strlen(named.reason);
+        }
+        return check_status(c, &named, r);
+    }
+    if (check_subprotocol(c, h, r) != 0 || check_extensions(c, h, r) != 0)
+        return -1;
+    r->outcome = HS_ACCEPTED;
+    return 0;
+}
+
+/* The value of the only field of this name; NULL when absent or repeated. */
+static const struct http_header *only_field(const struct http_head *h, const char *name)
+{
+    return http_count_header(h, name) == 1 ? http_find_header(h, name) : NULL;
+}
+
+int hs_check_request_h2(const struct hs_server *s, const struct http_head *h,
+                        struct hs_server_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    const struct http_header *method = only_field(h, ":method");
+    if (!method || method->value_len != 7 || memcmp(method->value, "CONNECT", 7) != 0)
+        return reject(r, 405, "RFC 8441 4: method %.*s is not CONNECT",
+                      method ? (int)method->value_len : 0, method ? method->value : "");
+    const struct http_header *hd = only_field(h, ":protocol");
+    if (!hd || !http_equals(hd->value, hd->value_len, "websocket"))
+        return reject(r, 400, "RFC 8441 4: :protocol is not \"websocket\"");
+    hd = only_field(h, ":scheme");
+    if (!hd || !(http_equals(hd->value, hd->value_len, "http") ||
+                 http_equals(hd->value, hd->value_len, "https")))
+        return reject(r, 400, "RFC 8441 4: :scheme is not http or https");
+    hd = only_field(h, ":path");
+    if (!hd || !hd->value_len)
+        return reject(r, 400, "RFC 8441 5: the request has no :path");
+    if (!only_field(h, ":authority"))
+        return reject(r, 400, "RFC 8441 5: the request needs exactly one :authority");
+    hd = http_find_header(h, "Sec-WebSocket-Version");
+    if (!hd || !http_equals(hd->value, hd->value_len, "13"))
+        return reject(r, 426, "unsupported Sec-WebSocket-Version \"%.*s\"",
+                      hd ? (int)hd->value_len : 0, hd ? hd->value : "");
+    r->version = 13;
+    choose_subprotocol(s, h, r);
+    choose_deflate(s, h, r);
+    r->status = 200;
+    return 0;
+}
+
+int hs_build_response_h2(const struct hs_server_result *r, struct hs_fields *out)
+{
+    out->num = out->used = 0;
+    int rc = add_fieldf(out, ":status", "%d", r->status);
+    if (r->status != 200) {
+        if (r->status == 426)
+            rc |= add_fieldf(out, "sec-websocket-version", "13");
+        rc |= add_fieldf(out, "content-type", "text/plain");
+        return rc ? -1 : 0;
+    }
+    if (r->subprotocol[0])
+        rc |= add_fieldf(out, "sec-websocket-protocol", "%s", r->subprotocol);
+    if (r->has_deflate)
+        rc |= add_fieldf(out, "sec-websocket-extensions", "%s", r->extensions);
+    return rc ? -1 : 0;
+}
+
+int hs_fields_format(const struct http_header *fields, size_t num, struct buf *out)
+{
+    int rc = 0;
+    for (size_t i = 0; i < num; i++)
+        rc |= appendf(out, "%.*s: %.*s\r\n", (int)fields[i].name_len, fields[i].name,
+                      (int)fields[i].value_len, fields[i].value);
+    return rc ? -1 : 0;
+}
+
+int hs_fields_to_head(const struct hs_fields *f, struct http_head *h)
+{
+    memset(h, 0, sizeof(*h));
+    if (f->num > HTTP_MAX_HEADERS)
+        return -1;
+    for (size_t i = 0; i < f->num; i++) {
+        const struct http_header *fd = &f->fields[i];
+        h->headers[h->num_headers++] = *fd;
+        if (http_equals(fd->name, fd->name_len, ":status")) {
+            int status = 0;
+            for (size_t k = 0; k < fd->value_len && k < 3; k++) {
+                if (fd->value[k] < '0' || fd->value[k] > '9')
+                    return -1;
+                status = status * 10 + (fd->value[k] - '0');
+            }
+            if (fd->value_len != 3)
+                return -1;
+            h->status = status;
+        } else if (http_equals(fd->name, fd->name_len, ":method")) {
+            h->method = fd->value;
+            h->method_len = fd->value_len;
+        } else if (http_equals(fd->name, fd->name_len, ":path")) {
+            h->target = fd->value;
+            h->target_len = fd->value_len;
+        }
+    }
+    h->minor_version = 1; /* no HTTP/1.0 rule applies over HTTP/2 */
+    return 0;
 }

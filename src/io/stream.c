@@ -51,7 +51,7 @@ static void plain_free(struct stream *s)
 }
 
 static const struct stream_ops plain_ops = {
-    plain_read, plain_write, plain_pending, plain_shutdown, plain_free,
+    plain_read, plain_write, plain_pending, plain_shutdown, plain_free, NULL, NULL,
 };
 
 struct stream *stream_new_plain(int fd)
@@ -95,12 +95,20 @@ void stream_free(struct stream *s)
     free(s);
 }
 
-short stream_poll_events(const struct stream *s, bool want_read, bool want_write)
+short stream_poll_events(struct stream *s, bool want_read, bool want_write)
 {
+    if (s->ops->poll_events)
+        return s->ops->poll_events(s, want_read, want_write);
     short ev = 0;
     if (want_read)
         ev |= s->read_wants_write ? POLLOUT : POLLIN;
     if (want_write)
         ev |= s->write_wants_read ? POLLIN : POLLOUT;
     return ev;
+}
+
+void stream_ready(struct stream *s, short revents)
+{
+    if (s->ops->ready)
+        s->ops->ready(s, revents);
 }

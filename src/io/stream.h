@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* stream: one byte-stream interface over a plain socket or a TLS session, so
- * that nothing above it knows whether TLS is on. Non-blocking throughout:
- * reads and writes may answer STREAM_AGAIN, and stream_poll_events() says
- * which poll events the next step waits for (TLS may need to write while
- * reading and the reverse). */
+/* stream: one byte-stream interface over a plain socket, a TLS session or
+ * an HTTP/2 stream, so that nothing above it knows which. Non-blocking
+ * throughout: reads and writes may answer STREAM_AGAIN, and
+ * stream_poll_events() says which poll events the next step waits for (TLS
+ * may need to write while reading and the reverse; HTTP/2 streams share one
+ * socket, whose session reads and writes for all of them). */
 #ifndef WSC_STREAM_H
 #define WSC_STREAM_H
 
@@ -26,11 +27,18 @@ struct stream_ops {
     /* Ends our direction cleanly (TLS close_notify, then TCP FIN). */
     void (*shutdown)(struct stream *s);
     void (*free)(struct stream *s);
+    /* Optional (NULL: from the flags below). The poll events on fd for what
+     * the caller wants next; also tells the stream what the caller wants,
+     * for a stream that shares fd with others (HTTP/2). */
+    short (*poll_events)(struct stream *s, bool want_read, bool want_write);
+    /* Optional. The poll reported revents on fd: a shared session moves its
+     * own bytes (control frames, other streams') whatever the caller does. */
+    void (*ready)(struct stream *s, short revents);
 };
 
 struct stream {
     const struct stream_ops *ops;
-    int fd;
+    int fd; /* polled; owned unless the ops say otherwise (HTTP/2: the session's) */
     bool read_wants_write; /* TLS: the last read needs the socket writable */
     bool write_wants_read; /* TLS: the last write needs the socket readable */
     bool is_tls_error;     /* the error was TLS's: handshake or certificate */
@@ -46,7 +54,10 @@ size_t stream_pending(struct stream *s);
 void stream_shutdown(struct stream *s);
 /* Closes the socket and frees everything. */
 void stream_free(struct stream *s);
-/* Poll events for the socket given what the caller wants to do next. */
-short stream_poll_events(const struct stream *s, bool want_read, bool want_write);
+/* Poll events for the socket given what the caller wants to do next. Called
+ * once a poll turn, before the poll. */
+short stream_poll_events(struct stream *s, bool want_read, bool want_write);
+/* After the poll, with what it reported for s->fd (0 if nothing). */
+void stream_ready(struct stream *s, short revents);
 
 #endif

@@ -14,6 +14,7 @@
 struct tls_context {
     SSL_CTX *ctx;
     bool is_server;
+    bool offers_h2;
     bool is_insecure;
     char *passphrase; /* owned copy for the callback */
 };
@@ -41,6 +42,26 @@ static int passphrase_cb(char *buf, int size, int rwflag, void *userdata)
     return n;
 }
 
+/* ALPN protocol lists in wire form: a length byte before each name. */
+static const unsigned char ALPN_H1[] = "\x08http/1.1";
+static const unsigned char ALPN_H2_H1[] = "\x02h2\x08http/1.1";
+
+/* Server side: our preference first (RFC 7301 3.2 leaves the choice to the
+ * server); no common protocol goes on without ALPN, as before. */
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                       const unsigned char *in, unsigned inlen, void *arg)
+{
+    const struct tls_context *t = arg;
+    const unsigned char *ours = t->offers_h2 ? ALPN_H2_H1 : ALPN_H1;
+    unsigned ours_len = (unsigned)(t->offers_h2 ? sizeof(ALPN_H2_H1) : sizeof(ALPN_H1)) - 1;
+    unsigned char *chosen = NULL;
+    if (SSL_select_next_proto(&chosen, outlen, ours, ours_len, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
+        return SSL_TLSEXT_ERR_NOACK;
+    *out = chosen;
+    return SSL_TLSEXT_ERR_OK;
+}
+
 static void ssl_error_text(char *err, size_t errlen, const char *what)
 {
     unsigned long e = ERR_get_error();
@@ -60,6 +81,7 @@ struct tls_context *tls_context_new(const struct tls_options *o, char *err, size
     }
     t->is_server = o->is_server;
     t->is_insecure = o->is_insecure;
+    t->offers_h2 = o->offers_h2;
     t->ctx = SSL_CTX_new(o->is_server ? TLS_server_method() : TLS_client_method());
     if (!t->ctx) {
         ssl_error_text(err, errlen, "cannot create a TLS context");
@@ -98,8 +120,10 @@ struct tls_context *tls_context_new(const struct tls_options *o, char *err, size
         goto fail;
     }
     if (!o->is_server) {
-        static const unsigned char alpn[] = "\x08http/1.1";
-        SSL_CTX_set_alpn_protos(t->ctx, alpn, sizeof(alpn) - 1);
+        if (o->offers_h2)
+            SSL_CTX_set_alpn_protos(t->ctx, ALPN_H2_H1, sizeof(ALPN_H2_H1) - 1);
+        else
+            SSL_CTX_set_alpn_protos(t->ctx, ALPN_H1, sizeof(ALPN_H1) - 1);
         if (o->ca_file) {
             if (SSL_CTX_load_verify_locations(t->ctx, o->ca_file, NULL) != 1) {
                 ssl_error_text(err, errlen, "cannot load the CA file");
@@ -110,7 +134,12 @@ struct tls_context *tls_context_new(const struct tls_options *o, char *err, size
             goto fail;
         }
         SSL_CTX_set_verify(t->ctx, o->is_insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
-    } else if (o->ca_file) {
+    } else {
+        /* only with --http2, so that HTTP/1.1 servers stay as they were */
+        if (o->offers_h2)
+            SSL_CTX_set_alpn_select_cb(t->ctx, alpn_select, t);
+    }
+    if (o->is_server && o->ca_file) {
         /* A listening server with --ca asks clients for a certificate. */
         if (SSL_CTX_load_verify_locations(t->ctx, o->ca_file, NULL) != 1) {
             ssl_error_text(err, errlen, "cannot load the CA file");
@@ -234,8 +263,30 @@ static void tls_free(struct stream *s)
     SSL_free(s->impl);
 }
 
+int tls_handshake(struct stream *s)
+{
+    errno = 0;
+    int ok = SSL_do_handshake(s->impl) == 1;
+    ssize_t r = finish(s, s->impl, ok, 0, false);
+    if (r == STREAM_AGAIN) {
+        /* a handshake may wait on either direction, whichever it named */
+        bool wants_write = SSL_want_write((SSL *)s->impl);
+        s->write_wants_read = !wants_write;
+        s->read_wants_write = wants_write;
+    }
+    return r < 0 ? (int)r : 0;
+}
+
+bool tls_is_h2(const struct stream *s)
+{
+    const unsigned char *p = NULL;
+    unsigned n = 0;
+    SSL_get0_alpn_selected(s->impl, &p, &n);
+    return n == 2 && memcmp(p, "h2", 2) == 0;
+}
+
 static const struct stream_ops tls_ops = {
-    tls_read, tls_write, tls_pending, tls_shutdown, tls_free,
+    tls_read, tls_write, tls_pending, tls_shutdown, tls_free, NULL, NULL,
 };
 
 struct stream *stream_new_tls(struct tls_context *t, int fd, const char *host, char *err,

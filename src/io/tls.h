@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* tls: OpenSSL behind the stream interface. Verification is on by default
  * (system trust store, SSL_CERT_FILE and SSL_CERT_DIR honoured, or --ca),
- * with SNI, host name or IP address checks, ALPN http/1.1 and TLS 1.2 at
- * least. The handshake runs inside the first reads and writes, so the poll
+ * with SNI, host name or IP address checks, ALPN http/1.1 (and h2 when
+ * asked) and TLS 1.2 at least. The handshake runs inside the first reads and writes, so the poll
  * loop drives it like any other I/O. Knows nothing of WebSocket. */
 #ifndef WSC_TLS_H
 #define WSC_TLS_H
@@ -19,6 +19,7 @@ struct tls_options {
     const char *cert_file;  /* --cert (a server's certificate when listening) */
     const char *key_file;   /* --key */
     const char *passphrase; /* --passphrase */
+    bool offers_h2;         /* --http2: client offers ALPN h2 first; a server chooses it */
 };
 
 struct tls_context;
@@ -31,5 +32,11 @@ void tls_context_free(struct tls_context *ctx);
  * IP entries). */
 struct stream *stream_new_tls(struct tls_context *ctx, int fd, const char *host, char *err,
                               size_t errlen);
+
+/* Drives the handshake without reading or writing application data: 0 once
+ * done, STREAM_AGAIN (poll with stream_poll_events) or STREAM_ERROR. */
+int tls_handshake(struct stream *s);
+/* Whether ALPN chose h2 (RFC 9113 3.2); false before the handshake ends. */
+bool tls_is_h2(const struct stream *s);
 
 #endif

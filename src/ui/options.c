@@ -25,6 +25,7 @@ enum {
     OPT_PASSENV, OPT_FORWARD, OPT_TCP_LISTEN, OPT_UNIX_LISTEN, OPT_ALLOW_ORIGIN,
     OPT_UNTIL, OPT_COUNT, OPT_TIMEOUT, OPT_RECORD, OPT_RECORD_SECRETS, OPT_REPLAY,
     OPT_REPLAY_SPEED, OPT_REPLAY_CLIENT, OPT_STRICT, OPT_TO,
+    OPT_HTTP2, OPT_HTTP2_PRIOR, OPT_HTTP11,
 };
 
 struct option_spec {
@@ -60,6 +61,11 @@ static const struct option_spec specs[] = {
     {"cert", OPT_CERT, "FILE", "client certificate (listening: the server's certificate)"},
     {"key", OPT_KEY, "FILE", "private key for --cert"},
     {"passphrase", OPT_PASSPHRASE, "P", "passphrase of the private key"},
+    {"http2", OPT_HTTP2, NULL,
+     "wss://: offer HTTP/2 by ALPN; WebSockets over it when allowed (RFC 8441)"},
+    {"http2-prior-knowledge", OPT_HTTP2_PRIOR, NULL,
+     "ws://: speak HTTP/2 over cleartext at once (h2c)"},
+    {"http1.1", OPT_HTTP11, NULL, "HTTP/1.1 only (the default)"},
     {"no-deflate", OPT_NO_DEFLATE, NULL, "do not offer permessage-deflate"},
     {"max-message", OPT_MAX_MESSAGE, "BYTES",
      "largest incoming message (default 268435456; 0: no limit)"},
@@ -256,6 +262,9 @@ static enum options_result apply(struct options *o, int key, const char *arg,
     case '4': o->family = 4; break;
     case '6': o->family = 6; break;
     case OPT_NO_DEFLATE: o->no_deflate = true; break;
+    case OPT_HTTP2: o->http = HTTP_2; break;
+    case OPT_HTTP2_PRIOR: o->http = HTTP_2_PRIOR; break;
+    case OPT_HTTP11: o->http = HTTP_1_1; break;
     case 'k':
     case 'n': o->is_insecure = true; break;
     case OPT_CA: o->ca_file = arg; break;
@@ -602,6 +611,10 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
         return usage(err, errlen, "no URL given (try 'wsc --help')%s%s", "", "");
     if (o->url && o->is_listen)
         return usage(err, errlen, "a URL and --listen cannot be combined%s%s", "", "");
+    /* src/io/h2.c has the server side; the listening loop does not use it yet */
+    if (o->is_listen && o->http != HTTP_1_1)
+        return usage(err, errlen, "--listen does not speak HTTP/2 yet (%s)%s",
+                     o->http == HTTP_2 ? "--http2" : "--http2-prior-knowledge", "");
     enum options_result r = check_combinations(o, err, errlen);
     return r == OPTIONS_RUN ? check_expectations(o, err, errlen) : r;
 }

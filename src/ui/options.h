@@ -11,6 +11,8 @@
 enum binary_format { BIN_AUTO, BIN_HEX, BIN_BASE64, BIN_RAW };
 enum input_mode { INPUT_LINES, INPUT_NUL, INPUT_BINARY };
 enum tri { TRI_AUTO, TRI_YES, TRI_NO };
+/* --http1.1 (the default), --http2 (wss:// by ALPN), --http2-prior-knowledge (h2c) */
+enum http_version { HTTP_1_1, HTTP_2, HTTP_2_PRIOR };
 
 #define OPT_MAX_LIST 32
 
@@ -52,6 +54,7 @@ struct options {
     const char *cert_file;
     const char *key_file;
     const char *passphrase;
+    enum http_version http;     /* listening: HTTP_2 or HTTP_2_PRIOR accept HTTP/2 too */
     /* connection layer */
     const char *auth;           /* --auth USER:PASS */
     bool follow_redirects;      /* -L */

@@ -7,7 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${TOP_SRCDIR:=$here/../..}"
 : "${TOP_BUILDDIR:=$TOP_SRCDIR}"
 
-targets="frames http url handshake json commands client script record"
+targets="frames http url handshake json commands client script record h2"
 # shellcheck disable=SC2086 # split into words on purpose, to count them
 set -- $targets
 echo "1..$#"

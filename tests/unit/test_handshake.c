@@ -869,6 +869,405 @@ static void test_allow_origin(void)
     buf_free(&out);
 }
 
+/* ---- HTTP/2 (RFC 8441) ---- */
+
+/* A field list as the HTTP/2 layer hands it over: a struct http_head whose
+ * headers are the fields, each name and value in a heap buffer of exactly
+ * its length. pairs is name, value, ..., NULL. */
+struct h2_head {
+    struct http_head head;
+    unsigned char *bytes[2 * HTTP_MAX_HEADERS];
+    size_t num_bytes;
+};
+
+static void h2_head_init(struct h2_head *h, const char *const *pairs)
+{
+    memset(h, 0, sizeof(*h));
+    for (size_t i = 0; pairs[i] && pairs[i + 1]; i += 2) {
+        size_t nl = strlen(pairs[i]), vl = strlen(pairs[i + 1]);
+        unsigned char *n = tap_dup(pairs[i], nl), *v = tap_dup(pairs[i + 1], vl);
+        h->bytes[h->num_bytes++] = n;
+        h->bytes[h->num_bytes++] = v;
+        h->head.headers[h->head.num_headers++] =
+            (struct http_header){(const char *)n, nl, (const char *)v, vl};
+        if (!strcmp(pairs[i], ":status"))
+            h->head.status = atoi(pairs[i + 1]);
+    }
+}
+
+static void h2_head_from_fields(struct h2_head *h, const struct hs_fields *f)
+{
+    const char *pairs[2 * HS_FIELDS_MAX + 1];
+    char *copies[2 * HS_FIELDS_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < f->num && i < HTTP_MAX_HEADERS; i++) {
+        copies[n] = strndup(f->fields[i].name, f->fields[i].name_len);
+        pairs[n] = copies[n];
+        n++;
+        copies[n] = strndup(f->fields[i].value, f->fields[i].value_len);
+        pairs[n] = copies[n];
+        n++;
+    }
+    pairs[n] = NULL;
+    h2_head_init(h, pairs);
+    for (size_t i = 0; i < n; i++)
+        free(copies[i]);
+}
+
+static void h2_head_free(struct h2_head *h)
+{
+    for (size_t i = 0; i < h->num_bytes; i++)
+        free(h->bytes[i]);
+}
+
+/* The value of field i as a C string. */
+static const char *field_at(const struct hs_fields *f, size_t i, char *out, size_t len)
+{
+    if (i >= f->num)
+        snprintf(out, len, "(none)");
+    else
+        snprintf(out, len, "%.*s: %.*s", (int)f->fields[i].name_len, f->fields[i].name,
+                 (int)f->fields[i].value_len, f->fields[i].value);
+    return out;
+}
+
+/* Whether the list has this "name: value" field exactly once, or (value
+ * NULL) no field of this name. */
+static bool has_field(const struct hs_fields *f, const char *name, const char *value)
+{
+    size_t count = 0;
+    char want[1024], got[1024];
+    snprintf(want, sizeof(want), "%s: %s", name, value ? value : "");
+    for (size_t i = 0; i < f->num; i++) {
+        if (f->fields[i].name_len == strlen(name) &&
+            !memcmp(f->fields[i].name, name, f->fields[i].name_len)) {
+            count++;
+            if (value && strcmp(field_at(f, i, got, sizeof(got)), want) != 0) {
+                tap_diag("got \"%s\", want \"%s\"", got, want);
+                return false;
+            }
+        }
+    }
+    if (count != (value ? 1u : 0u))
+        tap_diag("%s: %zu fields", name, count);
+    return count == (value ? 1u : 0u);
+}
+
+struct h2_request_case {
+    const char *name;
+    const char *url;
+    const char *origin;
+    const char *const *protos; /* NULL-terminated */
+    const char *const *headers; /* NULL-terminated */
+    const char *auth;
+    bool offer_deflate;
+    int rc;
+    const char *const *want; /* name, value (NULL: absent), ...; NULL-terminated by name */
+};
+
+static const char *const h2_chat[] = {"chat", "superchat", NULL};
+static const char *const h2_none[] = {NULL};
+static const char *const h2_extra[] = {"X-Trace: 1", "Cookie:  a=b ", NULL};
+static const char *const h2_host[] = {"Host: other.example:8443", NULL};
+static const char *const h2_hop[] = {"Connection: keep-alive", "Upgrade: h2c", "Keep-Alive: 5",
+                                     "Transfer-Encoding: chunked", "Sec-WebSocket-Key: x", NULL};
+static const char *const h2_agent[] = {"User-Agent: probe/1", NULL};
+static const char *const h2_bad[] = {"no colon here", NULL};
+static const char *const h2_authz[] = {"Authorization: Bearer t", NULL};
+
+static const struct h2_request_case h2_requests[] = {
+    {"plain ws://", "ws://server.example.com/chat", NULL, h2_none, h2_none, NULL, false, 0,
+     (const char *const[]){":method", "CONNECT", ":protocol", "websocket", ":scheme", "http",
+                           ":path", "/chat", ":authority", "server.example.com",
+                           "sec-websocket-version", "13", "user-agent", "wsc/" PACKAGE_VERSION,
+                           "sec-websocket-key", NULL, "host", NULL, "upgrade", NULL,
+                           "connection", NULL, "origin", NULL, "sec-websocket-protocol", NULL,
+                           "sec-websocket-extensions", NULL, "authorization", NULL, NULL}},
+    {"wss:// with port and query", "wss://server.example.com:8443/a/b?x=1&y=2", NULL, h2_none,
+     h2_none, NULL, false, 0,
+     (const char *const[]){":scheme", "https", ":path", "/a/b?x=1&y=2", ":authority",
+                           "server.example.com:8443", NULL}},
+    {"IPv6 literal", "ws://[::1]:9000/", NULL, h2_none, h2_none, NULL, false, 0,
+     (const char *const[]){":authority", "[::1]:9000", ":path", "/", NULL}},
+    {"origin, subprotocols, deflate, auth", "wss://h.example/", "https://h.example", h2_chat,
+     h2_none, "user:pass", true, 0,
+     (const char *const[]){"origin", "https://h.example", "sec-websocket-protocol",
+                           "chat, superchat", "sec-websocket-extensions", WS_DEFLATE_OFFER,
+                           "authorization", "Basic dXNlcjpwYXNz", NULL}},
+    {"extra headers lowercased, values trimmed", "ws://h.example/", NULL, h2_none, h2_extra,
+     NULL, false, 0, (const char *const[]){"x-trace", "1", "cookie", "a=b", NULL}},
+    {"-H Host: becomes :authority", "ws://h.example/", NULL, h2_none, h2_host, NULL, false, 0,
+     (const char *const[]){":authority", "other.example:8443", "host", NULL, NULL}},
+    {"RFC 9113 8.2.2: connection-specific headers are left out", "ws://h.example/", NULL,
+     h2_none, h2_hop, NULL, false, 0,
+     (const char *const[]){"connection", NULL, "upgrade", NULL, "keep-alive", NULL,
+                           "transfer-encoding", NULL, "sec-websocket-key", NULL, NULL}},
+    {"-H User-Agent: replaces ours", "ws://h.example/", NULL, h2_none, h2_agent, NULL, false, 0,
+     (const char *const[]){"user-agent", "probe/1", NULL}},
+    {"-H Authorization: replaces --auth", "ws://h.example/", NULL, h2_none, h2_authz, "u:p",
+     false, 0, (const char *const[]){"authorization", "Bearer t", NULL}},
+    {"an extra header without a colon is refused", "ws://h.example/", NULL, h2_none, h2_bad,
+     NULL, false, -1, (const char *const[]){NULL}},
+};
+
+static size_t count_list(const char *const *l)
+{
+    size_t n = 0;
+    while (l[n])
+        n++;
+    return n;
+}
+
+static void test_h2_request(const struct h2_request_case *t)
+{
+    struct client_setup s;
+    client_init(&s, t->url);
+    s.c.origin = t->origin;
+    s.c.subprotocols = t->protos;
+    s.c.num_subprotocols = count_list(t->protos);
+    s.c.headers = t->headers;
+    s.c.num_headers = count_list(t->headers);
+    s.c.auth = t->auth;
+    s.c.offer_deflate = t->offer_deflate;
+    struct hs_fields *f = malloc(sizeof(*f));
+    if (!f)
+        abort();
+    int rc = hs_build_request_h2(&s.c, f);
+    bool ok = rc == t->rc;
+    if (!ok)
+        tap_diag("rc %d, want %d", rc, t->rc);
+    for (size_t i = 0; rc == 0 && t->want[i]; i += 2)
+        ok &= has_field(f, t->want[i], t->want[i + 1]);
+    /* RFC 9113 8.3: pseudo-headers come before every other field */
+    bool seen_regular = false;
+    for (size_t i = 0; rc == 0 && i < f->num; i++) {
+        bool is_pseudo = f->fields[i].name[0] == ':';
+        ok &= !(is_pseudo && seen_regular);
+        seen_regular |= !is_pseudo;
+        for (size_t k = 0; k < f->fields[i].name_len; k++)
+            ok &= !(f->fields[i].name[k] >= 'A' && f->fields[i].name[k] <= 'Z');
+    }
+    tap_ok(ok, "RFC 8441 4: extended CONNECT, %s", t->name);
+    free(f);
+}
+
+struct h2_answer_case {
+    const char *name;
+    const char *const *protos; /* offered */
+    bool offer_deflate;
+    const char *const *fields; /* the answer */
+    enum hs_outcome outcome;
+    const char *error_part; /* in r.error; NULL: none expected */
+    const char *subprotocol;
+    bool has_deflate;
+};
+
+static const struct h2_answer_case h2_answers[] = {
+    {"200 accepts", h2_none, false, (const char *const[]){":status", "200", NULL}, HS_ACCEPTED,
+     NULL, "", false},
+    {"200 with the chosen subprotocol", h2_chat, false,
+     (const char *const[]){":status", "200", "sec-websocket-protocol", "superchat", NULL},
+     HS_ACCEPTED, NULL, "superchat", false},
+    {"RFC 6455 4.1: a subprotocol that was not offered", h2_chat, false,
+     (const char *const[]){":status", "200", "sec-websocket-protocol", "mqtt", NULL}, HS_REFUSED,
+     "not offered", NULL, false},
+    {"RFC 6455 4.1: two sec-websocket-protocol fields", h2_chat, false,
+     (const char *const[]){":status", "200", "sec-websocket-protocol", "chat",
+                           "sec-websocket-protocol", "chat", NULL},
+     HS_REFUSED, "more than one", NULL, false},
+    {"permessage-deflate accepted", h2_none, true,
+     (const char *const[]){":status", "200", "sec-websocket-extensions",
+                           "permessage-deflate; server_no_context_takeover", NULL},
+     HS_ACCEPTED, NULL, "", true},
+    {"RFC 6455 9.1: an extension that was not offered", h2_none, false,
+     (const char *const[]){":status", "200", "sec-websocket-extensions", "permessage-deflate",
+                           NULL},
+     HS_REFUSED, "deflate", NULL, false},
+    {"RFC 8441 5: 404 refuses, the status named", h2_none, false,
+     (const char *const[]){":status", "404", NULL}, HS_REFUSED, "server answered 404 Not Found",
+     NULL, false},
+    {"RFC 8441 5: 101 is no answer over HTTP/2", h2_none, false,
+     (const char *const[]){":status", "101", NULL}, HS_REFUSED, "server answered 101", NULL,
+     false},
+    {"RFC 8441 5: 204 is not 200", h2_none, false, (const char *const[]){":status", "204", NULL},
+     HS_REFUSED, "server answered 204", NULL, false},
+    {"401 shows WWW-Authenticate", h2_none, false,
+     (const char *const[]){":status", "401", "www-authenticate", "Basic realm=\"x\"", NULL},
+     HS_REFUSED, "WWW-Authenticate: Basic realm=\"x\"", NULL, false},
+    {"302 with a location redirects", h2_none, false,
+     (const char *const[]){":status", "302", "location", "wss://elsewhere.example/", NULL},
+     HS_REDIRECT, "wss://elsewhere.example/", NULL, false},
+};
+
+static void test_h2_answer(const struct h2_answer_case *t)
+{
+    struct client_setup s;
+    client_init(&s, "wss://server.example.com/chat");
+    s.c.subprotocols = t->protos;
+    s.c.num_subprotocols = count_list(t->protos);
+    s.c.offer_deflate = t->offer_deflate;
+    struct h2_head h;
+    h2_head_init(&h, t->fields);
+    struct hs_result r;
+    int rc = hs_check_response_h2(&s.c, &h.head, &r);
+    bool ok = (rc == 0) == (t->outcome == HS_ACCEPTED) && r.outcome == t->outcome;
+    if (t->error_part)
+        ok &= strstr(r.error, t->error_part) != NULL;
+    if (t->subprotocol)
+        ok &= strcmp(r.subprotocol, t->subprotocol) == 0;
+    ok &= r.has_deflate == t->has_deflate;
+    if (!tap_ok(ok, "RFC 8441 5: client judges the answer: %s", t->name))
+        tap_diag("rc %d outcome %d error \"%s\" subprotocol \"%s\"", rc, r.outcome, r.error,
+                 r.subprotocol);
+    h2_head_free(&h);
+}
+
+struct h2_server_case {
+    const char *name;
+    const char *const *fields;
+    int status;
+    const char *subprotocol;
+    bool has_deflate;
+};
+
+#define H2_GOOD ":method", "CONNECT", ":protocol", "websocket", ":scheme", "https", ":path", \
+                "/chat", ":authority", "server.example.com"
+
+static const struct h2_server_case h2_server_cases[] = {
+    {"a plain extended CONNECT", (const char *const[]){H2_GOOD, "sec-websocket-version", "13",
+                                                       NULL},
+     200, "", false},
+    {"subprotocol in our order",
+     (const char *const[]){H2_GOOD, "sec-websocket-version", "13", "sec-websocket-protocol",
+                           "superchat, chat", NULL},
+     200, "chat", false},
+    {"permessage-deflate", (const char *const[]){H2_GOOD, "sec-websocket-version", "13",
+                                                 "sec-websocket-extensions",
+                                                 "permessage-deflate", NULL},
+     200, "", true},
+    {"RFC 8441 4: no key needed, a key ignored",
+     (const char *const[]){H2_GOOD, "sec-websocket-version", "13", "sec-websocket-key", "junk",
+                           NULL},
+     200, "", false},
+    {"RFC 8441 4: GET is not CONNECT",
+     (const char *const[]){":method", "GET", ":scheme", "https", ":path", "/", ":authority",
+                           "h", "sec-websocket-version", "13", NULL},
+     405, NULL, false},
+    {"RFC 8441 4: a CONNECT without :protocol",
+     (const char *const[]){":method", "CONNECT", ":authority", "h:443", NULL}, 400, NULL, false},
+    {"RFC 8441 4: :protocol other than websocket",
+     (const char *const[]){":method", "CONNECT", ":protocol", "webtransport", ":scheme", "https",
+                           ":path", "/", ":authority", "h", "sec-websocket-version", "13", NULL},
+     400, NULL, false},
+    {"RFC 8441 4: :scheme missing",
+     (const char *const[]){":method", "CONNECT", ":protocol", "websocket", ":path", "/",
+                           ":authority", "h", "sec-websocket-version", "13", NULL},
+     400, NULL, false},
+    {"RFC 8441 5: :authority missing",
+     (const char *const[]){":method", "CONNECT", ":protocol", "websocket", ":scheme", "http",
+                           ":path", "/", "sec-websocket-version", "13", NULL},
+     400, NULL, false},
+    {"RFC 6455 4.4: version 8 is answered with 426",
+     (const char *const[]){H2_GOOD, "sec-websocket-version", "8", NULL}, 426, NULL, false},
+    {"RFC 6455 4.4: no version is answered with 426", (const char *const[]){H2_GOOD, NULL}, 426,
+     NULL, false},
+};
+
+static void test_h2_server(const struct h2_server_case *t)
+{
+    struct hs_server srv = {chat_first, 2, true};
+    struct h2_head h;
+    h2_head_init(&h, t->fields);
+    struct hs_server_result r;
+    int rc = hs_check_request_h2(&srv, &h.head, &r);
+    bool ok = r.status == t->status && (rc == 0) == (t->status == 200);
+    if (t->subprotocol)
+        ok &= strcmp(r.subprotocol, t->subprotocol) == 0;
+    ok &= r.has_deflate == t->has_deflate;
+    struct hs_fields *f = malloc(sizeof(*f));
+    if (!f)
+        abort();
+    char status[8];
+    snprintf(status, sizeof(status), "%d", t->status);
+    ok &= hs_build_response_h2(&r, f) == 0 && has_field(f, ":status", status) &&
+          f->fields[0].name_len == 7 && !memcmp(f->fields[0].name, ":status", 7);
+    if (t->status == 200) {
+        ok &= has_field(f, "sec-websocket-protocol", *t->subprotocol ? t->subprotocol : NULL);
+        ok &= has_field(f, "sec-websocket-extensions", t->has_deflate ? r.extensions : NULL);
+        ok &= has_field(f, "sec-websocket-accept", NULL);
+    }
+    if (t->status == 426)
+        ok &= has_field(f, "sec-websocket-version", "13");
+    if (!tap_ok(ok, "RFC 8441 5: server: %s answered %d", t->name, t->status))
+        tap_diag("rc %d status %d error \"%s\"", rc, r.status, r.error);
+    free(f);
+    h2_head_free(&h);
+}
+
+/* wsc's client and server agree over HTTP/2, deflate parameters included. */
+static void test_h2_round_trip(void)
+{
+    struct client_setup s;
+    client_init(&s, "wss://server.example.com/chat?room=1");
+    s.c.subprotocols = h2_chat;
+    s.c.num_subprotocols = 2;
+    s.c.offer_deflate = true;
+    struct hs_fields *f = malloc(sizeof(*f));
+    if (!f)
+        abort();
+    struct h2_head req, resp;
+    int brc = hs_build_request_h2(&s.c, f);
+    h2_head_from_fields(&req, f);
+    struct hs_server srv = {superchat_first, 2, true};
+    struct hs_server_result sr;
+    int src = hs_check_request_h2(&srv, &req.head, &sr);
+    int rrc = hs_build_response_h2(&sr, f);
+    h2_head_from_fields(&resp, f);
+    struct hs_result cr;
+    int crc = hs_check_response_h2(&s.c, &resp.head, &cr);
+    tap_ok(brc == 0 && src == 0 && rrc == 0 && crc == 0 && cr.outcome == HS_ACCEPTED &&
+               !strcmp(cr.subprotocol, "superchat") && cr.has_deflate && sr.has_deflate &&
+               cr.deflate.server_max_window_bits == sr.deflate.server_max_window_bits &&
+               cr.deflate.client_max_window_bits == sr.deflate.client_max_window_bits,
+           "RFC 8441: wsc's server accepts wsc's client over HTTP/2, superchat and deflate");
+    struct buf b;
+    buf_init(&b, 0);
+    hs_fields_format(f->fields, f->num, &b);
+    tap_ok(buf_size(&b) > 13 && !memcmp(buf_head(&b), ":status: 200\r\n", 14),
+           "-v shows the answer's fields as lines, :status first");
+    buf_free(&b);
+    h2_head_free(&req);
+    h2_head_free(&resp);
+    free(f);
+}
+
+/* A list that does not fit is refused, never cut. */
+static void test_h2_limits(void)
+{
+    static char big[HTTP_MAX_HEAD];
+    memset(big, 'a', sizeof(big) - 1);
+    memcpy(big, "X-Big: ", 7);
+    const char *const headers[] = {big, NULL};
+    struct client_setup s;
+    client_init(&s, "ws://h.example/");
+    s.c.headers = headers;
+    s.c.num_headers = 1;
+    struct hs_fields *f = malloc(sizeof(*f));
+    if (!f)
+        abort();
+    tap_ok(hs_build_request_h2(&s.c, f) == -1, "a header list over %d bytes is refused",
+           HTTP_MAX_HEAD);
+    const char *many[HS_FIELDS_MAX + 1];
+    for (size_t i = 0; i < HS_FIELDS_MAX; i++)
+        many[i] = "X-Many: 1";
+    many[HS_FIELDS_MAX] = NULL;
+    s.c.headers = many;
+    s.c.num_headers = HS_FIELDS_MAX;
+    tap_ok(hs_build_request_h2(&s.c, f) == -1, "more than %d fields are refused",
+           HS_FIELDS_MAX);
+    free(f);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof(access_cases) / sizeof(access_cases[0]); i++)
@@ -882,5 +1281,13 @@ int main(void)
         test_request_check(&requests[i]);
     test_server_misc();
     test_round_trip();
+    for (size_t i = 0; i < sizeof(h2_requests) / sizeof(h2_requests[0]); i++)
+        test_h2_request(&h2_requests[i]);
+    for (size_t i = 0; i < sizeof(h2_answers) / sizeof(h2_answers[0]); i++)
+        test_h2_answer(&h2_answers[i]);
+    for (size_t i = 0; i < sizeof(h2_server_cases) / sizeof(h2_server_cases[0]); i++)
+        test_h2_server(&h2_server_cases[i]);
+    test_h2_round_trip();
+    test_h2_limits();
     return tap_done();
 }

@@ -1,0 +1,374 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Integration tests for WebSockets over HTTP/2 (RFC 8441): wsc --http2 and
+--http2-prior-knowledge against real HTTP/2 servers (tests/helpers/h2peers.py).
+
+- hypercorn with our ASGI echo app (tests/helpers/asgi_echo.py), over h2c and over TLS
+  with ALPN h2: the app records which HTTP version carried each WebSocket.
+- Apache httpd with mod_http2 (`H2WebSockets on`) proxying over HTTP/1.1 to
+  `wsc -l PORT --echo` and to echo_server.py (whose log has close codes and pings),
+  over TLS (ALPN h2) and h2c; its access log says which protocol each request came by.
+- Fallback: Apache vhosts without H2WebSockets, which speak HTTP/2 but do not allow
+  extended CONNECT, and servers that do not speak HTTP/2 at all.
+
+Every case asserts the exit status, the bytes on stdout and, where it matters, which
+HTTP version the server saw. Certificates come from the test CA of daemons.Certs.
+"""
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wsctest as t  # noqa: E402
+
+t.require_wsc()
+
+sys.path.insert(0, t.HELPERS)
+import daemons  # noqa: E402
+import h2peers  # noqa: E402
+
+if subprocess.run(["openssl", "version"], capture_output=True).returncode != 0:
+    t.skip_all("the openssl command is not installed")
+
+CERTS = daemons.Certs(t.tmpdir())
+HAS_APACHE = h2peers.has_apache()
+HAS_HYPERCORN = h2peers.has_hypercorn()
+HAS_H2 = subprocess.run([h2peers.SYSTEM_PYTHON, "-c", "import h2"],
+                        capture_output=True).returncode == 0
+TEXT = "hello\nwörld ✓\n" + "x" * 5000 + "\n"
+
+
+def err_text(result):
+    return result.err.decode("utf-8", "replace")
+
+
+def says(result, name, *words):
+    err = err_text(result)
+    missing = [w for w in words if w not in err]
+    return t.ok(not missing, f"{name}: stderr says {', '.join(repr(w) for w in words)}",
+                f"missing: {missing}\n{result}")
+
+
+def listen_echo(*args):
+    """wsc -l 0 --echo in the background, the HTTP/1.1 backend; returns its port."""
+    proc = t.spawn(["-l", "0", "--echo", "-v"] + list(args))
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", proc.err)
+        if m:
+            return int(m.group(1)), proc
+        time.sleep(0.02)
+    raise RuntimeError(f"wsc -l did not say where it listens: {proc.err!r}")
+
+
+def apache(extra_backends=None):
+    """Apache in front of wsc -l --echo (at /) and any other backends {prefix: port}."""
+    port, backend = listen_echo()
+    backends = {"/": port}
+    backends.update(extra_backends or {})
+    web = t.track(h2peers.Apache(t.tmpdir(), CERTS, backends))
+    return web, backend
+
+
+def hypercorn(tls=False):
+    return t.track(h2peers.Hypercorn(t.tmpdir(), CERTS if tls else None))
+
+
+def need(flag, what):
+    if not flag:
+        t.skip(what, "not installed (Debian: apache2, python3-hypercorn, python3-h2)")
+    return flag
+
+
+# ---- hypercorn ---------------------------------------------------------------------------
+
+@t.test
+def hypercorn_h2c_text():
+    if not need(HAS_HYPERCORN, "hypercorn h2c"):
+        return
+    hc = hypercorn()
+    r = t.run(["--http2-prior-knowledge", "-w", "-1", "-v",
+               f"ws://127.0.0.1:{hc.port}/chat?x=1"],
+              input=(TEXT + "/close 1000 done\n").encode())
+    t.exits(r, 0, "hypercorn h2c: exit 0 when the app closes with 1000")
+    t.is_(r.out, TEXT.encode(), "hypercorn h2c: every line echoed byte for byte")
+    t.is_(hc.versions(), [("2", "/chat")], "hypercorn h2c: the app saw HTTP/2")
+    says(r, "hypercorn h2c -v", "> :method: CONNECT", "> :protocol: websocket",
+         "> :scheme: http", "> :path: /chat?x=1", "HTTP/2 stream 1", "< :status: 200",
+         "closed by server: 1000")
+
+
+@t.test
+def hypercorn_h2c_binary_and_codes():
+    if not need(HAS_HYPERCORN, "hypercorn h2c binary"):
+        return
+    hc = hypercorn()
+    data = os.urandom(300000)
+    r = t.run(["--http2-prior-knowledge", "-b", "--chunk", "100000", "-w", "3",
+               f"ws://127.0.0.1:{hc.port}/bin"], input=data, timeout=30)
+    t.exits(r, 0, "hypercorn h2c -b: exit 0")
+    t.ok(r.out == data, "hypercorn h2c -b: 300000 random bytes echoed byte for byte",
+         f"{len(r.out)} bytes back")
+    r = t.run(["--http2-prior-knowledge", "-w", "-1", f"ws://127.0.0.1:{hc.port}/"],
+              input=b"one\n/close 4001 bye now\n")
+    t.exits(r, 6, "hypercorn h2c: the server's close code 4001 is exit status 6")
+    t.is_(r.out, b"one\n", "hypercorn h2c: what came before the close is printed")
+    says(r, "close 4001", 'closed by server: 4001 (private use) "bye now"')
+    r = t.run(["--http2-prior-knowledge", f"ws://127.0.0.1:{hc.port}/refuse"], input=b"")
+    t.exits(r, 4, "hypercorn h2c: a refused extended CONNECT is exit status 4")
+    says(r, "refused", "handshake failed: server answered 403")
+
+
+@t.test
+def hypercorn_h2c_deflate_and_subprotocol():
+    if not need(HAS_HYPERCORN, "hypercorn deflate"):
+        return
+    hc = hypercorn()
+    line = ("compressible " * 20000).strip() + "\n"
+    r = t.run(["--http2-prior-knowledge", "-v", "-s", "chat", "-w", "-1",
+               f"ws://127.0.0.1:{hc.port}/"], input=(line + "/close\n").encode(), timeout=20)
+    t.exits(r, 0, "deflate over h2c: exit 0")
+    t.is_(r.out, line.encode(), "deflate over h2c: a 260 KB line echoed byte for byte")
+    says(r, "deflate over h2c", "> sec-websocket-extensions: permessage-deflate",
+         "permessage-deflate: server_max_window_bits=15", "subprotocol: chat",
+         "> sec-websocket-protocol: chat")
+    r = t.run(["--http2-prior-knowledge", "-v", "--no-deflate", "-w", "-1",
+               f"ws://127.0.0.1:{hc.port}/"], input=b"plain\n/close\n")
+    t.is_(r.out, b"plain\n", "--no-deflate over h2c: echoed")
+    t.ok("permessage-deflate" not in err_text(r), "--no-deflate over h2c: nothing offered",
+         err_text(r))
+
+
+@t.test
+def hypercorn_tls_alpn():
+    if not need(HAS_HYPERCORN, "hypercorn TLS"):
+        return
+    hc = hypercorn(tls=True)
+    url = f"wss://localhost:{hc.port}/tls"
+    r = t.run(["--http2", "--ca", CERTS.ca, "-w", "-1", url],
+              input=(TEXT + "/close\n").encode())
+    t.exits(r, 0, "hypercorn TLS --http2: exit 0")
+    t.is_(r.out, TEXT.encode(), "hypercorn TLS --http2: echoed byte for byte")
+    r = t.run(["--ca", CERTS.ca, "-w", "-1", url], input=b"old\n/close\n")
+    t.exits(r, 0, "hypercorn TLS without --http2: exit 0")
+    t.is_(r.out, b"old\n", "hypercorn TLS without --http2: echoed")
+    r = t.run(["--http2", "--http1.1", "--ca", CERTS.ca, "-w", "-1", url],
+              input=b"last\n/close\n")
+    t.is_(r.out, b"last\n", "--http1.1 after --http2: echoed")
+    t.is_(hc.versions(), [("2", "/tls"), ("1.1", "/tls"), ("1.1", "/tls")],
+          "ALPN h2 with --http2; HTTP/1.1 by default and with a later --http1.1")
+
+
+# ---- Apache httpd ------------------------------------------------------------------------
+
+def apache_urls(web):
+    return [("TLS", ["--http2", "--ca", CERTS.ca], f"wss://localhost:{web.ports['tls']}"),
+            ("h2c", ["--http2-prior-knowledge"], f"ws://127.0.0.1:{web.ports['h2c']}")]
+
+
+@t.test
+def apache_round_trips():
+    if not need(HAS_APACHE, "Apache mod_http2"):
+        return
+    web, _ = apache()
+    for name, opts, base in apache_urls(web):
+        r = t.run(opts + [base + "/text"], input=TEXT.encode())
+        t.exits(r, 0, f"Apache {name}: exit 0")
+        t.is_(r.out, TEXT.encode(), f"Apache {name}: text echoed byte for byte")
+        data = os.urandom(200000)
+        r = t.run(opts + ["-b", "--chunk", "50000", base + "/bin"], input=data, timeout=30)
+        t.exits(r, 0, f"Apache {name} -b: exit 0")
+        t.ok(r.out == data, f"Apache {name} -b: 200000 random bytes echoed byte for byte",
+             f"{len(r.out)} bytes back")
+    got = [(p, u) for p, m, u, _ in web.requests()]
+    t.is_(got, [("HTTP/2.0", "/text"), ("HTTP/2.0", "/bin")] * 2,
+          "Apache saw every WebSocket come over HTTP/2", web.errors())
+
+
+@t.test
+def apache_ten_mebibytes():
+    if not need(HAS_APACHE, "Apache 10 MiB"):
+        return
+    web, _ = apache()
+    data = os.urandom(10 << 20)
+    for name, opts, base in apache_urls(web):
+        r = t.run(opts + ["-b", "--chunk", str(10 << 20), "--no-deflate", base + "/big"],
+                  input=data, timeout=60)
+        t.exits(r, 0, f"Apache {name}: a 10 MiB message: exit 0")
+        t.ok(r.out == data, f"Apache {name}: a 10 MiB message echoed byte for byte",
+             f"{len(r.out)} bytes back, sha256 {hashlib.sha256(r.out).hexdigest()[:16]}")
+    r = t.run(["--http2", "--ca", CERTS.ca, "-b", "--chunk", str(10 << 20),
+               f"wss://localhost:{web.ports['tls']}/big"], input=data, timeout=60)
+    t.ok(r.code == 0 and r.out == data, "Apache TLS: a 10 MiB message with deflate",
+         f"{r}")
+
+
+@t.test
+def apache_deflate_ping_and_close_codes():
+    if not need(HAS_APACHE, "Apache deflate, ping, close codes"):
+        return
+    py = t.server("echo_server.py")
+    closer = t.server("echo_server.py", "--close-after", "2", "4003", "enough")
+    web, _ = apache({"/py/": py.port, "/closer/": closer.port})
+    line = ("deflate me " * 10000) + "\n"
+    for name, opts, base in apache_urls(web):
+        r = t.run(opts + ["-v", base + "/py/deflate"], input=line.encode(), timeout=20)
+        t.is_(r.out, line.encode(), f"Apache {name}: a 110 KB line with deflate")
+        says(r, f"Apache {name} deflate", "permessage-deflate: server_max_window_bits")
+        r = t.run(opts + ["--ping-interval", "0.2", "-P", "-w", "1", base + "/py/ping"],
+                  input=b"", timeout=20)
+        t.exits(r, 0, f"Apache {name}: pings over HTTP/2: exit 0")
+        t.ok(b"pong" in r.out or "pong" in err_text(r), f"Apache {name}: pongs come back",
+             f"{r}")
+        r = t.run(opts + ["-i", base + "/py/close"], input=b"/close 4002 from client\n")
+        t.exits(r, 0, f"Apache {name}: /close 4002: exit 0")
+        r = t.run(opts + ["-w", "-1", base + "/closer/"], input=b"a\nb\n")
+        t.exits(r, 6, f"Apache {name}: the backend's close 4003 is exit status 6")
+        t.is_(r.out, b"a\nb\n", f"Apache {name}: both echoes before the close")
+        says(r, f"Apache {name} close", 'closed by server: 4003 (private use) "enough"')
+    pings = [e for e in py.events("ping")]
+    t.ok(len(pings) >= 4, "the backend received our pings through Apache's HTTP/2",
+         f"{len(pings)} pings")
+    codes = [e.get("code") for e in py.events("close")]
+    t.is_(codes.count(4002), 2, "the backend received our close code 4002 both times",
+          f"{py.events('close')}")
+    t.is_(len(py.events("connect")), 6, "six WebSockets reached the backend")
+
+
+# ---- fallback and errors -----------------------------------------------------------------
+
+@t.test
+def fallback_without_extended_connect():
+    if not need(HAS_APACHE, "fallback"):
+        return
+    web, _ = apache()
+    url = f"wss://localhost:{web.ports['tls-off']}/fallback"
+    r = t.run(["--http2", "-v", "--ca", CERTS.ca, url], input=b"still works\n")
+    t.exits(r, 0, "--http2, h2 without extended CONNECT: exit 0 over HTTP/1.1")
+    t.is_(r.out, b"still works\n", "fallback: echoed over HTTP/1.1")
+    says(r, "fallback -v", "does not allow WebSockets over it",
+         "SETTINGS_ENABLE_CONNECT_PROTOCOL", "HTTP/1.1 on a new connection", "< HTTP/1.1 101")
+    t.is_([(p, m, u) for p, m, u, _ in web.requests()], [("HTTP/1.1", "GET", "/fallback")],
+          "fallback: Apache saw one HTTP/1.1 upgrade and no CONNECT")
+    r = t.run(["--http2-prior-knowledge", f"ws://127.0.0.1:{web.ports['h2c-off']}/"],
+              input=b"x\n")
+    t.exits(r, 4, "--http2-prior-knowledge, no extended CONNECT: exit 4")
+    says(r, "prior knowledge refused", "handshake failed: the server speaks HTTP/2 but does "
+         "not allow WebSockets over it")
+    t.is_(r.out, b"", "prior knowledge refused: nothing on stdout")
+
+
+@t.test
+def servers_without_http2():
+    port, _ = listen_echo()
+    r = t.run(["--http2-prior-knowledge", f"ws://127.0.0.1:{port}/"], input=b"x\n")
+    t.exits(r, 4, "--http2-prior-knowledge to an HTTP/1.1 server: exit 4")
+    says(r, "no HTTP/2", "handshake failed: the server does not speak HTTP/2")
+    tls_port, _ = listen_echo("--cert", CERTS.server, "--key", CERTS.server_key)
+    r = t.run(["--http2", "-v", "--ca", CERTS.ca, f"wss://localhost:{tls_port}/"],
+              input=b"over 1.1\n")
+    t.exits(r, 0, "--http2 to a TLS server without ALPN h2: exit 0")
+    t.is_(r.out, b"over 1.1\n", "no ALPN h2: echoed over HTTP/1.1")
+    says(r, "no ALPN h2", "the server did not choose HTTP/2 (ALPN)", "HTTP/1.1 on a new connection")
+    r = t.run(["--http2", f"wss://localhost:{tls_port}/"], input=b"x\n",
+              env={"SSL_CERT_FILE": os.devnull})
+    t.exits(r, 3, "--http2 and a certificate not trusted: exit 3, as over HTTP/1.1")
+    says(r, "--http2, untrusted", "certificate refused")
+    r = t.run(["--http2", "-v", f"ws://127.0.0.1:{port}/"], input=b"plain\n")
+    t.is_(r.out, b"plain\n", "--http2 with ws://: HTTP/1.1")
+    says(r, "--http2 with ws://", "ws:// has no ALPN")
+
+
+# ---- hostile HTTP/2 servers (tests/helpers/h2_hostile.py) ----------------------------------
+
+def hostile(mode, *args, stdin=b"hi\n", timeout=15):
+    srv = t.server("h2_hostile.py", mode)
+    r = t.run(["--http2-prior-knowledge", "--close-timeout", "1"] + list(args) +
+              [f"ws://127.0.0.1:{srv.port}/"], input=stdin, timeout=timeout)
+    return srv, r
+
+
+@t.test
+def hostile_rst_stream_mid_message():
+    if not need(HAS_H2, "RST_STREAM mid-message"):
+        return
+    _, r = hostile("rst")
+    t.exits(r, 1, "RST_STREAM mid-message: exit 1")
+    t.is_(r.out, b"before\n", "RST_STREAM: the message before it is printed, the cut one not")
+    says(r, "RST_STREAM", "connection lost: 1006 (no close frame): HTTP/2 stream 1 reset by "
+         "the server: INTERNAL_ERROR (0x2)")
+
+
+@t.test
+def hostile_goaway():
+    if not need(HAS_H2, "GOAWAY"):
+        return
+    _, r = hostile("goaway")
+    t.exits(r, 1, "GOAWAY mid-message: exit 1")
+    t.is_(r.out, b"before\n", "GOAWAY: the message before it is printed")
+    says(r, "GOAWAY", "connection lost: 1006 (no close frame): HTTP/2 GOAWAY from the server: "
+         "ENHANCE_YOUR_CALM (0xb)")
+
+
+@t.test
+def hostile_window_never_opens():
+    if not need(HAS_H2, "a window that never opens"):
+        return
+    srv, r = hostile("window")
+    t.exits(r, 1, "a send window that never opens: exit 1")
+    t.ok(r.elapsed < 8, "a send window that never opens: over within the close timeout",
+         f"{r.elapsed:.1f} s")
+    t.is_(r.out, b"before\n", "a closed window: what came is still printed")
+    says(r, "closed window", "the server did not answer our close")
+    t.is_(srv.events("data"), [], "a closed window: not one DATA byte was sent")
+    # Much more input than any buffer: backpressure holds stdin, memory stays bounded,
+    # and a SIGTERM still ends the run within the close timeout.
+    srv = t.server("h2_hostile.py", "window")
+    proc = t.spawn(["--http2-prior-knowledge", "--close-timeout", "1", "-b",
+                    f"ws://127.0.0.1:{srv.port}/"], input=os.urandom(64 << 20))
+    time.sleep(2)
+    rss = 0
+    with open(f"/proc/{proc.proc.pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+    t.ok(proc.proc.poll() is None and rss < 32 * 1024,
+         "a closed window and 64 MiB of input: wsc waits with bounded memory",
+         f"VmRSS {rss} kB, running: {proc.proc.poll() is None}")
+    proc.proc.terminate()
+    r = proc.wait(8)
+    t.ok(not r.timed_out and r.code == 1, "a closed window: SIGTERM ends it within the close "
+         "timeout", f"{r}")
+
+
+@t.test
+def hostile_headers_too_large():
+    if not need(HAS_H2, "oversized HEADERS"):
+        return
+    _, r = hostile("headers")
+    t.exits(r, 4, "a 40 KB answer head: exit 4")
+    says(r, "oversized HEADERS", "handshake failed: the HTTP/2 header list is larger than 16 KiB")
+
+
+@t.test
+def hostile_data_after_end_stream():
+    if not need(HAS_H2, "DATA after END_STREAM"):
+        return
+    _, r = hostile("after-end")
+    t.exits(r, 1, "DATA after END_STREAM: exit 1")
+    t.is_(r.out, b"before\n", "DATA after END_STREAM: only what came before the end")
+    says(r, "DATA after END_STREAM", "connection lost: 1006 (no close frame)")
+
+
+@t.test
+def listen_refuses_http2_for_now():
+    r = t.run(["-l", "0", "--http2"])
+    t.exits(r, 2, "-l with --http2: a usage error until listening speaks HTTP/2")
+    says(r, "-l --http2", "--listen does not speak HTTP/2 yet")
+
+
+t.main()
