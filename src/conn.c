@@ -479,6 +479,74 @@ static void server_handshake_done(struct conn *c, size_t head_len)
     /* Frames that came with the head stay in c->in until feed_early_frames(). */
 }
 
+static int respond_h2(struct conn *c, const struct hs_server_result *r, bool ok);
+
+/* RFC 8441 5: over HTTP/2 the request is the stream's header list, and a
+ * 200 without Sec-WebSocket-Accept answers it. */
+static void server_handshake_h2(struct conn *c)
+{
+    const struct options *opt = c->env->opt;
+    struct http_head h;
+    if (h2_stream_request(c->stream, &h) != 0) {
+        stream_failed(c, OUTCOME_HANDSHAKE);
+        return;
+    }
+    if (opt->verbose && !opt->is_quiet) {
+        struct buf text;
+        buf_init(&text, 0);
+        hs_fields_format(h.headers, h.num_headers, &text);
+        note(c->env->out, "client %u: HTTP/2 stream %d", c->id, (int)h2_stream_id(c->stream));
+        verbose_head(c, '<', (const char *)buf_head(&text), buf_size(&text));
+        buf_free(&text);
+    }
+    struct hs_server srv = {
+        .subprotocols = opt->subprotocols,
+        .num_subprotocols = opt->num_subprotocols,
+        .allow_deflate = !opt->no_deflate,
+    };
+    struct hs_server_result r;
+    bool ok = hs_check_request_h2(&srv, &h, &r) == 0;
+    if (ok) {
+        int status = check_access(c, &h, r.error, sizeof(r.error));
+        if (status) {
+            r.status = status;
+            ok = false;
+        }
+    }
+    if (respond_h2(c, &r, ok) != 0) {
+        conn_abort(c, OUTCOME_IO, "cannot answer the HTTP/2 request");
+        return;
+    }
+    if (!ok) {
+        note(c->env->out, "client %u refused: %s", c->id, r.error);
+        c->close_after_write = true;
+        finish(c, OUTCOME_HANDSHAKE, "%s", r.error);
+        c->phase = CONN_DONE; /* the answer ends the stream by itself */
+        return;
+    }
+    char remote[64], local[64];
+    struct conn_request req = {.head = &h, .remote_addr = remote, .local_addr = local,
+                               .is_tls = opt->cert_file != NULL};
+    net_address(c->stream->fd, true, remote, sizeof(remote), &req.remote_port);
+    net_address(c->stream->fd, false, local, sizeof(local), &req.local_port);
+    if (!opt->is_echo || opt->verbose)
+        note(c->env->out, "client %u connected from %s (HTTP/2 stream %d)", c->id, c->name,
+             (int)h2_stream_id(c->stream));
+    open_engine(c, WS_ROLE_SERVER, r.has_deflate ? &r.deflate : NULL);
+    if (c->phase == CONN_OPEN)
+        open_end(c, &req);
+}
+
+struct stream *conn_take_h2(struct conn *c, struct buf *early)
+{
+    struct stream *s = c->stream;
+    *early = c->in;
+    buf_init(&c->in, 0);
+    c->stream = stream_new_plain(-1); /* a placeholder that closes nothing */
+    c->phase = CONN_DONE;
+    return s;
+}
+
 static bool end_takes(const struct conn *c)
 {
     return c->phase != CONN_OPEN || end_can_take(c->end);
@@ -498,13 +566,38 @@ static void feed_early_frames(struct conn *c)
     buf_free(&c->in);
 }
 
+/* Over HTTP/2 an answer is a header list, and a refusal ends the stream. */
+static int respond_h2(struct conn *c, const struct hs_server_result *r, bool ok)
+{
+    struct hs_fields *f = malloc(sizeof(*f));
+    int rc = !f || hs_build_response_h2(r, f) != 0 ||
+                     h2_stream_respond(c->stream, f, ok ? NULL : r->error) != 0
+                 ? -1
+                 : 0;
+    if (rc == 0 && c->env->opt->verbose && !c->env->opt->is_quiet) {
+        struct buf text;
+        buf_init(&text, 0);
+        hs_fields_format(f->fields, f->num, &text);
+        verbose_head(c, '>', (const char *)buf_head(&text), buf_size(&text));
+        buf_free(&text);
+    }
+    free(f);
+    return rc;
+}
+
 void conn_refuse(struct conn *c, int status, const char *why)
 {
     struct hs_server_result r = {.status = status};
     snprintf(r.error, sizeof(r.error), "%s", why);
-    hs_build_response(&r, &c->hs_out);
     c->close_after_write = true;
     note(c->env->out, "client %u refused: %s", c->id, why);
+    if (h2_is_stream(c->stream)) {
+        respond_h2(c, &r, false);
+        finish(c, OUTCOME_HANDSHAKE, "%s", why);
+        c->phase = CONN_DONE; /* the answer ends the stream by itself */
+        return;
+    }
+    hs_build_response(&r, &c->hs_out);
     finish(c, OUTCOME_HANDSHAKE, "%s", why);
 }
 
@@ -535,8 +628,11 @@ static void bad_head(struct conn *c, int r)
 
 static void read_handshake(struct conn *c)
 {
-    if (!c->is_server && h2_is_stream(c->stream)) {
-        client_handshake_h2(c);
+    if (h2_is_stream(c->stream)) {
+        if (c->is_server)
+            server_handshake_h2(c);
+        else
+            client_handshake_h2(c);
         return;
     }
     uint8_t *dst = buf_reserve(&c->in, 4096);
@@ -563,6 +659,15 @@ static void read_handshake(struct conn *c)
     const char *data = (const char *)buf_head(&c->in);
     int r = c->is_server ? http_parse_request(data, buf_size(&c->in), HTTP_MAX_HEAD, &h)
                          : http_parse_response(data, buf_size(&c->in), HTTP_MAX_HEAD, &h);
+    if (c->is_server && c->env->opt->http != HTTP_1_1) {
+        int m = h2_preface_match(buf_head(&c->in), buf_size(&c->in));
+        if (m == 0)
+            return; /* too short to tell HTTP/2 from HTTP/1.1 */
+        if (m == 1) {
+            c->is_h2_preface = true; /* the loop turns it into an HTTP/2 session */
+            return;
+        }
+    }
     if (r == HTTP_INCOMPLETE)
         return;
     if (r < 0)
@@ -746,6 +851,8 @@ long conn_next_deadline(const struct conn *c, long now)
 void conn_service(struct conn *c, short revents)
 {
     stream_ready(c->stream, revents);
+    if (c->is_h2_preface)
+        return;
     if (revents & (POLLIN | POLLHUP | POLLERR) || stream_pending(c->stream)) {
         if (c->phase == CONN_HANDSHAKE)
             read_handshake(c);

@@ -103,6 +103,7 @@ struct conn {
     bool eof;
     bool is_closing;            /* we asked to close (end of input, Ctrl-C, /close) */
     bool has_told_end;          /* the end has heard that the connection is over */
+    bool is_h2_preface;         /* listening: the client speaks HTTP/2; see conn_take_h2 */
     struct conn_result res;
 };
 
@@ -129,6 +130,10 @@ void conn_tick(struct conn *c, long now);
 long conn_next_deadline(const struct conn *c, long now);
 /* Both the connection and its local end are over: it may be freed. */
 bool conn_is_finished(const struct conn *c);
+/* Listening with --http2: the client sent the HTTP/2 preface, so this is
+ * no WebSocket but a session of them. Gives the stream and the bytes read
+ * so far (in early) to the caller, and leaves the connection to be freed. */
+struct stream *conn_take_h2(struct conn *c, struct buf *early);
 
 /* For local ends. */
 bool conn_is_open(const struct conn *c);  /* data may be sent */

@@ -11,11 +11,19 @@
 #include <unistd.h>
 
 #include "ends/end.h"
+#include "io/h2.h"
 #include "io/net.h"
 #include "io/tls.h"
 #include "ui/console.h"
 
 #define READ_SIZE (256 * 1024)
+
+/* Listening with --http2: one client's HTTP/2 connection, whose streams
+ * become connections of their own as their extended CONNECTs arrive. */
+struct h2_client_session {
+    struct h2_session *session; /* released when the connection ends */
+    char name[80];              /* the client's address */
+};
 
 struct loop {
     const struct options *opt;
@@ -31,6 +39,8 @@ struct loop {
     long accept_resume;         /* out of descriptors: the listener rests until then */
     struct pollfd *fds;         /* this turn's wait set; owned */
     size_t fds_cap;
+    struct h2_client_session *sessions; /* listening --http2: HTTP/2 connections; owned */
+    size_t num_sessions, sessions_cap;
 };
 
 static int sig_pipe[2] = {-1, -1};
@@ -173,11 +183,15 @@ static int loop_init(struct loop *l, const struct options *opt, struct output *o
     return (is_interactive || in) && !l->shared ? -1 : 0;
 }
 
+static void sweep_sessions(struct loop *l, bool is_all);
+
 static void loop_free(struct loop *l)
 {
     for (size_t i = 0; i < l->set.num; i++)
         conn_free(l->set.items[i]);
     free(l->set.items);
+    sweep_sessions(l, true);
+    free(l->sessions);
     if (l->shared)
         l->shared->ops->free(l->shared);
     free(l->env.rbuf);
@@ -228,6 +242,68 @@ static long next_timeout(const struct loop *l, long now)
         if (at[k])
             next = earliest(next, at[k] > now ? at[k] - now : 0);
     return next;
+}
+
+/* ---- HTTP/2 sessions (listening with --http2) ---- */
+
+/* A connection that began with the HTTP/2 preface becomes a session. */
+static void start_session(struct loop *l, struct conn *c)
+{
+    struct buf early;
+    char err[256];
+    struct stream *s = conn_take_h2(c, &early);
+    if (l->num_sessions == l->sessions_cap) {
+        size_t cap = l->sessions_cap ? l->sessions_cap * 2 : 8;
+        struct h2_client_session *grown = realloc(l->sessions, cap * sizeof(*grown));
+        if (!grown) {
+            stream_free(s);
+            buf_free(&early);
+            return;
+        }
+        l->sessions = grown;
+        l->sessions_cap = cap;
+    }
+    struct h2_session *h = h2_server_new(s, buf_head(&early), buf_size(&early), err, sizeof(err));
+    buf_free(&early);
+    if (!h) {
+        note(l->out, "client %u: %s", c->id, err);
+        return;
+    }
+    struct h2_client_session *cs = &l->sessions[l->num_sessions++];
+    cs->session = h;
+    snprintf(cs->name, sizeof(cs->name), "%s", c->name);
+    if (l->opt->verbose)
+        note(l->out, "client %u from %s speaks HTTP/2", c->id, c->name);
+}
+
+/* Each extended CONNECT that arrived is a new connection. */
+static void accept_streams(struct loop *l, struct h2_client_session *cs)
+{
+    struct stream *st;
+    while ((st = h2_server_accept(cs->session))) {
+        struct conn *c = l->set.is_closing ? NULL : new_conn(l, st, true, cs->name);
+        if (!c) {
+            stream_free(st);
+            continue;
+        }
+        if (count_clients(l) > l->opt->max_clients)
+            conn_refuse(c, 503, "too many clients (--max-clients)");
+    }
+}
+
+/* Sessions whose connection is over are released (each ends with its
+ * last stream). */
+static void sweep_sessions(struct loop *l, bool is_all)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < l->num_sessions; i++) {
+        struct h2_client_session *cs = &l->sessions[i];
+        if (is_all || h2_session_is_done(cs->session))
+            h2_server_release(cs->session);
+        else
+            l->sessions[kept++] = *cs;
+    }
+    l->num_sessions = kept;
 }
 
 /* Where each part of the wait set starts. */
@@ -298,9 +374,10 @@ static int loop_turn(struct loop *l, const struct loop_listener *ls)
         output_gone(l);
     if (l->set.is_closing && l->set.num == 0)
         return 0; /* a server with no client left to close: done */
-    size_t nconn = l->set.num, nfds = 0;
+    size_t nconn = l->set.num, nfds = 0, nsess = l->num_sessions;
     size_t per_conn[nconn ? nconn : 1];
-    struct pollfd *f = reserve_fds(l, 0, 2 + END_MAX_FDS + nconn * (1 + END_MAX_FDS));
+    struct pollfd *f =
+        reserve_fds(l, 0, 2 + END_MAX_FDS + nconn * (1 + END_MAX_FDS) + nsess);
     if (!f)
         return -1;
     f[nfds++] = (struct pollfd){.fd = sig_pipe[0], .events = POLLIN};
@@ -319,6 +396,11 @@ static int loop_turn(struct loop *l, const struct loop_listener *ls)
         per_conn[i] = end_fds(c->end, f + nfds);
         nfds += per_conn[i];
     }
+    size_t first_session = nfds;
+    for (size_t i = 0; i < nsess; i++) {
+        struct h2_session *h = l->sessions[i].session;
+        f[nfds++] = (struct pollfd){.fd = h2_session_fd(h), .events = h2_session_poll_events(h)};
+    }
 
     int r = poll(f, (nfds_t)nfds, (int)next_timeout(l, now));
     if (r < 0 && errno != EINTR)
@@ -335,6 +417,10 @@ static int loop_turn(struct loop *l, const struct loop_listener *ls)
         conn_service(c, f[at].revents);
         end_ready(c->end, f + at + 1, per_conn[i]);
         at += 1 + per_conn[i];
+    }
+    for (size_t i = 0; i < nsess; i++) {
+        h2_session_ready(l->sessions[i].session, f[first_session + i].revents);
+        accept_streams(l, &l->sessions[i]);
     }
     end_ready(l->shared, f + w.shared, w.shared_n);
     /* A signal handled above may have begun the end: no new client then. */
@@ -441,7 +527,10 @@ static void sweep(struct loop *l)
     size_t kept = 0;
     for (size_t i = 0; i < l->set.num; i++) {
         struct conn *c = l->set.items[i];
-        if (conn_is_finished(c)) {
+        if (c->is_h2_preface) {
+            start_session(l, c);
+            conn_free(c);
+        } else if (conn_is_finished(c)) {
             report_server_end(l, c);
             conn_free(c);
         } else {
@@ -470,6 +559,7 @@ enum server_end loop_run_server(const struct loop_listener *ls, const struct opt
         if (rc != 0)
             error_line("poll: %s", strerror(errno));
         sweep(&l);
+        sweep_sessions(&l, false);
     }
     bool input_failed = l.set.input_failed;
     int interrupts = l.interrupts;

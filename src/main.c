@@ -533,7 +533,8 @@ static int run_server(const struct options *opt, struct output *out)
     struct tls_context *tls = NULL;
     if (opt->cert_file) {
         struct tls_options to = {
-            .is_server = true, .ca_file = opt->ca_file, .cert_file = opt->cert_file,
+            .is_server = true, .offers_h2 = opt->http != HTTP_1_1, .ca_file = opt->ca_file,
+            .cert_file = opt->cert_file,
             .key_file = opt->key_file, .passphrase = opt->passphrase,
         };
         tls = tls_context_new(&to, err, sizeof(err));

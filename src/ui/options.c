@@ -611,10 +611,6 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
         return usage(err, errlen, "no URL given (try 'wsc --help')%s%s", "", "");
     if (o->url && o->is_listen)
         return usage(err, errlen, "a URL and --listen cannot be combined%s%s", "", "");
-    /* src/io/h2.c has the server side; the listening loop does not use it yet */
-    if (o->is_listen && o->http != HTTP_1_1)
-        return usage(err, errlen, "--listen does not speak HTTP/2 yet (%s)%s",
-                     o->http == HTTP_2 ? "--http2" : "--http2-prior-knowledge", "");
     enum options_result r = check_combinations(o, err, errlen);
     return r == OPTIONS_RUN ? check_expectations(o, err, errlen) : r;
 }

@@ -16,6 +16,7 @@ HTTP version the server saw. Certificates come from the test CA of daemons.Certs
 """
 
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -364,11 +365,87 @@ def hostile_data_after_end_stream():
     says(r, "DATA after END_STREAM", "connection lost: 1006 (no close frame)")
 
 
+# ---- listening: wsc -l --http2 ----------------------------------------------------------
+
+H2_CLIENT = os.path.join(t.HELPERS, "h2_ws_client.py")
+
+
+def h2_client(port, streams, *args):
+    """Our python3-h2 client: `streams` WebSockets on one HTTP/2 connection."""
+    p = subprocess.run([h2peers.SYSTEM_PYTHON, H2_CLIENT, str(port), str(streams)] + list(args),
+                       capture_output=True, timeout=30)
+    try:
+        return json.loads(p.stdout), p
+    except ValueError:
+        return {}, p
+
+
+def check_three_streams(res, p, name):
+    streams = res.get("streams", {})
+    t.is_(res.get("settings", {}).get("8"), 1,
+          f"{name}: wsc announces SETTINGS_ENABLE_CONNECT_PROTOCOL = 1", p.stderr)
+    t.is_(sorted(streams), ["1", "3", "5"], f"{name}: three streams on one connection",
+          p.stderr)
+    for sid, st in sorted(streams.items()):
+        t.is_((st.get("status"), st["messages"], st["close"], st["ended"]),
+              ("200", [f"stream {st['k']}", res["blob"]], 4000 + st["k"], True),
+              f"{name}: stream {sid}: 200, text and 65,000 bytes echoed, close "
+              f"{4000 + st['k']} answered, END_STREAM")
+
+
 @t.test
-def listen_refuses_http2_for_now():
-    r = t.run(["-l", "0", "--http2"])
-    t.exits(r, 2, "-l with --http2: a usage error until listening speaks HTTP/2")
-    says(r, "-l --http2", "--listen does not speak HTTP/2 yet")
+def listen_h2c_streams_and_http11_on_one_port():
+    if not need(HAS_H2, "-l --http2: python3-h2 client"):
+        return
+    port, proc = listen_echo("--http2")
+    res, p = h2_client(port, 3)
+    check_three_streams(res, p, "-l --http2, h2c")
+    r = t.run([f"ws://127.0.0.1:{port}/"], input=b"over HTTP/1.1\n")
+    t.exits(r, 0, "-l --http2: an HTTP/1.1 client on the same port: exit 0")
+    t.is_(r.out, b"over HTTP/1.1\n", "-l --http2: HTTP/1.1 on the same port is echoed")
+    r = t.run(["--http2-prior-knowledge", "-v", f"ws://127.0.0.1:{port}/"], input=TEXT.encode())
+    t.exits(r, 0, "wsc --http2-prior-knowledge against wsc -l --http2: exit 0")
+    t.is_(r.out, TEXT.encode(), "wsc to wsc over h2c: echoed byte for byte")
+    says(r, "wsc to wsc over h2c", "HTTP/2 stream 1", ":status: 200")
+    t.ok(re.search(rb"client \d+ connected from 127\.0\.0\.1:\d+ \(HTTP/2 stream 1\)",
+                   proc.err), "-l --http2: says which HTTP/2 stream a client is", proc.err)
+    proc.stop()
+
+
+@t.test
+def listen_h2_over_tls():
+    if not need(HAS_H2, "-l --http2 --cert: python3-h2 client"):
+        return
+    port, proc = listen_echo("--http2", "--cert", CERTS.server, "--key", CERTS.server_key)
+    res, p = h2_client(port, 3, "--tls", CERTS.ca)
+    check_three_streams(res, p, "-l --http2 --cert, ALPN h2")
+    r = t.run(["--http2", "--ca", CERTS.ca, "-v", f"wss://localhost:{port}/"],
+              input=TEXT.encode())
+    t.exits(r, 0, "wsc --http2 against wsc -l --http2 --cert: exit 0")
+    t.is_(r.out, TEXT.encode(), "wsc to wsc over h2 (TLS): echoed byte for byte")
+    says(r, "wsc to wsc over TLS", "HTTP/2 stream 1")
+    r = t.run(["--ca", CERTS.ca, f"wss://localhost:{port}/"], input=b"tls 1.1\n")
+    t.is_(r.out, b"tls 1.1\n", "-l --http2 --cert: HTTP/1.1 over TLS still served")
+    proc.stop()
+
+
+@t.test
+def listen_h2_refusals():
+    if not need(HAS_H2, "-l --http2 refusals: python3-h2 client"):
+        return
+    port, proc = listen_echo("--http2", "--max-clients", "2")
+    res, p = h2_client(port, 3)
+    statuses = sorted(st.get("status") for st in res.get("streams", {}).values())
+    t.is_(statuses, ["200", "200", "503"], "-l --http2 --max-clients 2: the third stream gets 503",
+          p.stderr)
+    proc.stop()
+    lport = t.free_port()
+    exe = t.spawn(["-l", str(lport), "--http2", "--exec", "cat"])
+    t.wait_listening(lport, 5, exe)
+    res, p = h2_client(lport, 1, "--origin", "http://evil.example")
+    t.is_([st.get("status") for st in res.get("streams", {}).values()], ["403"],
+          "-l --http2 --exec: a cross-site Origin gets 403 over HTTP/2 too", p.stderr)
+    exe.stop()
 
 
 t.main()
