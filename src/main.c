@@ -389,13 +389,49 @@ struct dial_ctx {
     const struct url *url;
     const struct options *opt;
     const struct output *out;
+    const struct hs_client *hs;
+    bool uses_h2;               /* --http2: until the server turns out not to allow it */
+    struct h2_session *session; /* kept for the next local client; NULL: none yet */
 };
 
+/* Drops the shared HTTP/2 connection (it ends with its last stream). */
+static void dial_forget_session(struct dial_ctx *d)
+{
+    if (d->session)
+        h2_client_keep(d->session, false);
+    d->session = NULL;
+}
+
+/* With --http2 every local client is a stream of one HTTP/2 connection,
+ * opened by the first and kept while it lasts. */
 static struct stream *dial(void *ctx)
 {
     struct dial_ctx *d = ctx;
+    char err[512];
+    if (d->session && !h2_session_is_usable(d->session)) {
+        if (!strncmp(h2_session_error(d->session), "the server", 10) && d->opt->http == HTTP_2)
+            d->uses_h2 = false; /* no RFC 8441 there: HTTP/1.1 from now on */
+        dial_forget_session(d);
+    }
+    if (d->session) {
+        struct stream *s = h2_client_open_stream(d->session, d->hs, err, sizeof(err));
+        if (s)
+            return s;
+        dial_forget_session(d);
+    }
     struct stream *s = NULL;
-    return connect_url(d->url, d->opt, d->out, false, &s) == EXIT_OK ? s : NULL;
+    bool is_h2 = d->uses_h2 && (d->url->is_tls || d->opt->http == HTTP_2_PRIOR);
+    if (connect_url(d->url, d->opt, d->out, is_h2, &s) != EXIT_OK)
+        return NULL;
+    if (!is_h2)
+        return s;
+    if (!(s = h2_client_open(s, d->url->is_tls, d->hs, err, sizeof(err)))) {
+        error_line("%s", err);
+        return NULL;
+    }
+    d->session = h2_stream_session(s);
+    h2_client_keep(d->session, true);
+    return s;
 }
 
 /* --tcp-listen, --unix-listen: each local client gets its own WebSocket to u. */
@@ -406,9 +442,11 @@ static int run_tcp_listen(const struct url *u, struct hs_client *hs, const struc
                             out);
     if (lfd < 0)
         return EXIT_CONNECT;
-    struct dial_ctx d = {.url = u, .opt = opt, .out = out};
+    struct dial_ctx d = {.url = u, .opt = opt, .out = out, .hs = hs,
+                         .uses_h2 = opt->http != HTTP_1_1};
     struct loop_listener ls = {.fd = lfd, .dial = dial, .dial_ctx = &d};
     enum server_end end = loop_run_server(&ls, opt, hs, out);
+    dial_forget_session(&d);
     close(lfd);
     if (opt->tcp_listen_is_unix)
         unlink(opt->tcp_listen_addr);

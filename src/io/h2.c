@@ -21,8 +21,9 @@
 
 struct h2_stream;
 
-/* One HTTP/2 connection. Freed when the listener (server) has released it
- * and its last stream is freed. */
+/* One HTTP/2 connection. Freed when its last stream is freed and no one
+ * holds it: a listener (server) until it releases it, a client that keeps
+ * it for more streams until it lets go. */
 struct h2_session {
     nghttp2_session *ng;
     struct stream *transport; /* owned */
@@ -39,6 +40,7 @@ struct h2_session {
     bool has_goaway;
     uint32_t goaway_code;
     bool is_released;      /* server: the listener let go */
+    bool is_kept;          /* client: kept for more streams (--tcp-listen) */
     char error[256];
     char detail[160];      /* nghttp2's last word on an error */
     struct buf out;        /* session bytes the transport did not take yet; owned */
@@ -592,7 +594,7 @@ static void h2_free(struct stream *s)
         nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
     unlink_stream(h, st);
     stream_destroy(st);
-    if (!has_accepted(h) && (!h->is_server || h->is_released))
+    if (!has_accepted(h) && (h->is_server ? h->is_released : !h->is_kept))
         session_free(h);
     else
         pump(h);
@@ -747,12 +749,10 @@ static void submit_request(struct h2_session *h, struct h2_stream *st)
     st->id = id;
 }
 
-struct stream *h2_client_open(struct stream *transport, bool is_tls, const struct hs_client *c,
-                              char *err, size_t errlen)
+/* A new stream of h whose request is the extended CONNECT for c. */
+static struct h2_stream *client_stream(struct h2_session *h, const struct hs_client *c, char *err,
+                                       size_t errlen)
 {
-    struct h2_session *h = session_new(transport, false, is_tls, err, errlen);
-    if (!h)
-        return NULL;
     struct h2_stream *st = stream_new(h);
     if (st)
         st->request = malloc(sizeof(*st->request));
@@ -767,15 +767,60 @@ struct stream *h2_client_open(struct stream *transport, bool is_tls, const struc
         snprintf(err, errlen, "request too large, or an -H header is not \"Name: value\"");
         goto fail;
     }
-    return st->self;
+    return st;
 fail:
     if (st) {
         unlink_stream(h, st);
         free(st->self);
         stream_destroy(st);
     }
-    session_free(h);
     return NULL;
+}
+
+struct stream *h2_client_open(struct stream *transport, bool is_tls, const struct hs_client *c,
+                              char *err, size_t errlen)
+{
+    struct h2_session *h = session_new(transport, false, is_tls, err, errlen);
+    if (!h)
+        return NULL;
+    struct h2_stream *st = client_stream(h, c, err, errlen);
+    if (!st) {
+        session_free(h);
+        return NULL;
+    }
+    return st->self;
+}
+
+struct stream *h2_client_open_stream(struct h2_session *h, const struct hs_client *c, char *err,
+                                     size_t errlen)
+{
+    if (h->is_dead) {
+        snprintf(err, errlen, "%s", h->error);
+        return NULL;
+    }
+    struct h2_stream *st = client_stream(h, c, err, errlen);
+    if (!st)
+        return NULL;
+    submit_waiting(h); /* at once when the server's SETTINGS allowed it already */
+    pump(h);
+    return st->self;
+}
+
+struct h2_session *h2_stream_session(const struct stream *s)
+{
+    return ((const struct h2_stream *)s->impl)->h;
+}
+
+void h2_client_keep(struct h2_session *h, bool is_kept)
+{
+    h->is_kept = is_kept;
+    if (!is_kept && !has_accepted(h))
+        session_free(h);
+}
+
+bool h2_session_is_usable(const struct h2_session *h)
+{
+    return !h->is_dead;
 }
 
 bool h2_is_stream(const struct stream *s)

@@ -25,6 +25,17 @@
 struct stream *h2_client_open(struct stream *transport, bool is_tls, const struct hs_client *c,
                               char *err, size_t errlen);
 
+/* --tcp-listen: more WebSockets on one connection (RFC 8441's reason to
+ * be). The session of a client stream; kept (is_kept) it outlives its
+ * streams until let go, so that the next one can use it. */
+struct h2_session *h2_stream_session(const struct stream *s);
+void h2_client_keep(struct h2_session *h, bool is_kept);
+/* Whether new streams can still go on h. */
+bool h2_session_is_usable(const struct h2_session *h);
+/* A new stream of h for the extended CONNECT of c, or NULL with err. */
+struct stream *h2_client_open_stream(struct h2_session *h, const struct hs_client *c, char *err,
+                                     size_t errlen);
+
 /* Whether s is a stream of an HTTP/2 session. */
 bool h2_is_stream(const struct stream *s);
 /* The HTTP/2 stream id; 0 until the request is sent. */

@@ -448,4 +448,36 @@ def listen_h2_refusals():
     exe.stop()
 
 
+@t.test
+def tcp_listen_streams_share_one_connection():
+    import socket
+    port, server = listen_echo("--http2")
+    lport = t.free_port()
+    bridge = t.spawn(["--http2-prior-knowledge", f"ws://127.0.0.1:{port}/", "--tcp-listen",
+                      str(lport)])
+    t.wait_listening(lport, 5, bridge)
+    socks = [socket.create_connection(("127.0.0.1", lport)) for _ in range(3)]
+    for i, s in enumerate(socks):
+        s.sendall(b"local client %d" % i)
+    got = []
+    for s in socks:
+        s.settimeout(5)
+        data = b""
+        while len(data) < 14:
+            data += s.recv(100)
+        got.append(data)
+        s.close()
+    t.is_(got, [b"local client %d" % i for i in range(3)],
+          "--tcp-listen --http2-prior-knowledge: each local client echoed")
+    time.sleep(0.3)
+    err = server.err.decode()
+    t.is_(len(re.findall(r"speaks HTTP/2", err)), 1,
+          "--tcp-listen over HTTP/2: one HTTP/2 connection for all local clients", err)
+    t.is_(sorted(re.findall(r"\(HTTP/2 stream (\d+)\)", err)), ["1", "3", "5"],
+          "--tcp-listen over HTTP/2: each local client is a stream of it", err)
+    bridge.proc.send_signal(2)
+    t.exits(bridge.wait(5), 0, "--tcp-listen over HTTP/2: SIGINT exits 0")
+    server.stop()
+
+
 t.main()
