@@ -57,6 +57,9 @@ int loop_init_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A hangup ends the run as gracefully: ssh sends one to its ProxyCommand
+     * as the session ends, and the peer must still see a close frame. */
+    sigaction(SIGHUP, &sa, NULL);
     net_set_interrupt_fd(sig_pipe[0]);
     signal(SIGPIPE, SIG_IGN);
     return 0;
