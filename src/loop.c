@@ -134,9 +134,10 @@ static void handle_signals(struct loop *l)
             hung_up++;
         }
         if (!l->opt->is_quiet)
-            note(l->out, "%s", !l->opt->is_listen && hung_up == l->set.num
-                                   ? "interrupted during the opening handshake"
-                                   : "closing (interrupt again to quit at once)");
+            note(l->out, "%s",
+                 !l->opt->is_listen && hung_up > 0 && hung_up == l->set.num
+                     ? "interrupted during the opening handshake"
+                     : "closing (interrupt again to quit at once)");
         conn_set_close_all(&l->set, l->opt->is_listen ? WS_CLOSE_GOING_AWAY : WS_CLOSE_NORMAL);
     }
 }
