@@ -24,52 +24,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsctest as t  # noqa: E402
 
+sys.path.insert(0, t.HELPERS)
+from tcp_echo import TcpEcho  # noqa: E402
+
 t.require_wsc()
 WEBSOCKIFY = shutil.which("websockify")
 if not WEBSOCKIFY:
     t.skip_all("websockify is not installed (bootstrap installs Debian's websockify)")
-
-
-class Echo:
-    """A TCP echo service. With limit, each connection is closed by the service
-    once it has echoed that many bytes; otherwise at the client's FIN."""
-
-    def __init__(self, limit=0):
-        self.limit = limit
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.counts = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._serve, daemon=True).start()
-        t.track(self)
-
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(c,), daemon=True).start()
-
-    def _one(self, c):
-        total = 0
-        with c:
-            while not self.limit or total < self.limit:
-                try:
-                    chunk = c.recv(65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                c.sendall(chunk)
-                total += len(chunk)
-        with self.lock:
-            self.counts.append(total)
-
-    def kill(self):
-        self.sock.close()
 
 
 class Websockify:
@@ -153,7 +114,7 @@ def digest(b):
 @t.test
 def pipe_through_websockify():
     size = 3 * 1024 * 1024
-    echo = Echo(limit=size)
+    echo = t.track(TcpEcho(limit=size))
     wsf = Websockify(echo.port)
     blob = os.urandom(size)
     # -w -1: at the end of stdin wsc waits for the server's close, which comes
@@ -171,7 +132,7 @@ def pipe_through_websockify():
 
 @t.test
 def pipe_ends_first():
-    echo = Echo()
+    echo = t.track(TcpEcho())
     wsf = Websockify(echo.port)
     # No -w: at the end of stdin wsc closes at once; websockify answers 1000.
     r = t.run(["-b", wsf.url], input=b"\x00\x01\x02 through websockify \xff", timeout=15)
@@ -185,7 +146,7 @@ def pipe_ends_first():
 
 @t.test
 def tcp_listen_in_front_of_websockify():
-    echo = Echo()
+    echo = t.track(TcpEcho())
     wsf = Websockify(echo.port)
     lport = t.free_port()
     front = t.spawn([wsf.url, "--tcp-listen", str(lport)])
@@ -221,7 +182,7 @@ def tcp_listen_in_front_of_websockify():
 @t.test
 def tcp_listen_service_ends_first():
     size = 512 * 1024
-    echo = Echo(limit=size)
+    echo = t.track(TcpEcho(limit=size))
     wsf = Websockify(echo.port)
     lport = t.free_port()
     front = t.spawn([wsf.url, "--tcp-listen", str(lport)])
