@@ -67,6 +67,9 @@ int loop_init_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A hangup ends the run as gracefully: ssh sends one to its ProxyCommand
+     * as the session ends, and the peer must still see a close frame. */
+    sigaction(SIGHUP, &sa, NULL);
     net_set_interrupt_fd(sig_pipe[0]);
     signal(SIGPIPE, SIG_IGN);
     return 0;
@@ -141,9 +144,10 @@ static void handle_signals(struct loop *l)
             hung_up++;
         }
         if (!l->opt->is_quiet)
-            note(l->out, "%s", !l->opt->is_listen && hung_up == l->set.num
-                                   ? "interrupted during the opening handshake"
-                                   : "closing (interrupt again to quit at once)");
+            note(l->out, "%s",
+                 !l->opt->is_listen && hung_up > 0 && hung_up == l->set.num
+                     ? "interrupted during the opening handshake"
+                     : "closing (interrupt again to quit at once)");
         conn_set_close_all(&l->set, l->opt->is_listen ? WS_CLOSE_GOING_AWAY : WS_CLOSE_NORMAL);
     }
 }

@@ -5,7 +5,10 @@ tests/helpers/browser_page.html, whose script opens new WebSocket('ws://127.0.0.
 to wsc -l and exchanges text and binary messages with it. When its connection has
 closed, the page sends what it saw (messages, subprotocol, extensions, close code) as
 "REPORT {json}" to a second wsc -l, whose stdout the test reads. Both sides are checked:
-wsc's stdout and stderr, and the page's report. Skipped when chromium is not installed.
+wsc's stdout and stderr, and the page's report. With mode=stream the page is a
+byte-stream client as noVNC is, through wsc -l --forward to a TCP echo: first refused
+(a file:// page is cross-site), then let in with --allow-origin. Skipped when chromium
+is not installed.
 """
 
 import json
@@ -21,6 +24,9 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsctest as t  # noqa: E402
+
+sys.path.insert(0, t.HELPERS)
+from tcp_echo import TcpEcho  # noqa: E402
 
 t.require_wsc()
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -190,6 +196,60 @@ def server_closes():
     t.is_(result.get("received"), [["text", "going soon"]], "browser: got the message", diag)
     t.is_(result.get("close"), {"code": 1001, "reason": "", "wasClean": True},
           "browser: wsc's close is 1001 (going away) and clean", diag)
+
+
+# The Origin headless chromium sends from a file:// page: an opaque origin,
+# serialized as "null" (never the page's path).
+FILE_ORIGIN = "null"
+
+
+@t.test
+def forward_refuses_a_file_page():
+    echo = t.track(TcpEcho())
+    port, proc = listen("--forward", f"127.0.0.1:{echo.port}")
+    report_port, rep = listen()
+    browser = Browser(mode="stream", port=port, report=report_port)
+    result = wait_report(rep) or {}
+    diag = f"wsc stderr:\n{err_text(proc)}\nreport: {t._short(rep.out)}\n{browser.log_tail()}"
+    m = wait_err(proc, r"client 1 refused: cross-site request from Origin (\S+)")
+    t.ok(m is not None, "wsc -l --forward refuses the page from file:// (cross-site)", diag)
+    t.is_(m and m.group(1), FILE_ORIGIN,
+          f"chromium sends Origin: {FILE_ORIGIN} from a file:// page", diag)
+    t.is_(result.get("close"), {"code": 1006, "reason": "", "wasClean": False},
+          "browser: the refused WebSocket fails (1006, not clean)", diag)
+    t.is_((result.get("errors"), result.get("back")), (["error event"], 0),
+          "browser: an error event, no byte came back", diag)
+    t.is_(echo.accepted, 0, "refused: no TCP connection to the service was made")
+    browser.kill()
+
+
+@t.test
+def forward_binary_stream():
+    echo = t.track(TcpEcho())
+    port, proc = listen("--forward", f"127.0.0.1:{echo.port}", "--allow-origin", FILE_ORIGIN)
+    report_port, rep = listen()
+    browser = Browser(mode="stream", port=port, report=report_port)
+    result = wait_report(rep) or {}
+    diag = f"wsc stderr:\n{err_text(proc)}\nreport: {t._short(rep.out)}\n{browser.log_tail()}"
+    t.ok(wait_err(proc, r"client 1 connected") is not None,
+         f"--allow-origin {FILE_ORIGIN} lets the file:// page in", diag)
+    sent = result.get("sent") or 0
+    t.ok(sent > 400000, "browser: sent its binary messages (12, 1 byte to 100,000)", diag)
+    t.is_((result.get("back"), result.get("same")), (sent, True),
+          "browser: every byte came back from the TCP echo, the same bytes in order", diag)
+    t.is_(result.get("textMessages"), 0, "browser: only binary messages came back", diag)
+    t.is_((result.get("errors"), (result.get("close") or {}).get("code"),
+           (result.get("close") or {}).get("wasClean")), ([], 1000, True),
+          "browser: its close 1000 is answered, clean, no error", diag)
+    t.ok(wait_err(proc, r"client 1 closed: 1000") is not None,
+         "wsc: 'client 1 closed: 1000'", diag)
+    end = time.monotonic() + 5
+    while not echo.counts and time.monotonic() < end:
+        time.sleep(0.02)
+    t.is_(echo.counts, [sent], "the TCP service got every byte, then the end of its connection")
+    browser.kill()
+    proc.proc.send_signal(signal.SIGINT)
+    t.exits(proc.wait(10), 0, "wsc -l --forward: SIGINT, exit 0")
 
 
 if __name__ == "__main__":

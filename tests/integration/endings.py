@@ -235,6 +235,23 @@ def listen_bad_certificate():
          "... one line, and no 'listening on' before it", str(r))
 
 
+@t.test
+def hangup_closes_cleanly():
+    # ssh sends SIGHUP to its ProxyCommand (wsc -b URL) when the session ends, often
+    # before wsc has read the end of its stdin: the server must still get a close.
+    srv = t.server("echo_server.py")
+    client = t.spawn(["-b", srv.url])  # stdin stays open
+    connected = srv.wait_event(lambda e: e.get("event") == "connect", 5) is not None
+    t.ok(connected, "SIGHUP case: wsc -b connected", str(client.err))
+    time.sleep(0.2)
+    client.proc.send_signal(signal.SIGHUP)
+    r = client.wait(5)
+    close = srv.wait_event(lambda e: e.get("event") == "close", 2)
+    t.ok(close is not None and close.get("code") == 1000,
+         "SIGHUP: wsc sends a close 1000, as for SIGINT", f"close event: {close}\n{r}")
+    t.exits(r, 0, "SIGHUP: the close handshake done, exit 0")
+
+
 # ---- listen mode's statuses -----------------------------------------------------------------
 
 @t.test
