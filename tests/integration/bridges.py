@@ -580,4 +580,26 @@ def tcp_listen_round_trip():
     t.exits(proc.wait(5), 0, "--tcp-listen: SIGINT exits 0")
 
 
+@t.test
+def unix_listen_round_trip():
+    srv = t.server("echo_server.py")
+    path = t.tmpfile("local") + ".sock"
+    proc = t.spawn([srv.url, "--unix-listen", path])
+    end = time.monotonic() + 5
+    while not os.path.exists(path) and time.monotonic() < end:
+        time.sleep(0.02)
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(b"\x00over a unix socket\xff")
+    s.settimeout(5)
+    t.is_(s.recv(100), b"\x00over a unix socket\xff", "--unix-listen: bytes echoed through it")
+    s.close()
+    r = t.run([srv.url, "--unix-listen", path])
+    t.exits(r, 3, "--unix-listen on a path that exists: exit 3")
+    t.ok(b"it exists" in r.err, "--unix-listen on a path that exists: says so", r.err)
+    proc.proc.send_signal(signal.SIGINT)
+    t.exits(proc.wait(5), 0, "--unix-listen: SIGINT exits 0")
+    t.ok(not os.path.exists(path), "--unix-listen: the socket file is removed at exit")
+
+
 t.main()

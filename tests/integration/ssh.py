@@ -208,10 +208,12 @@ def children_of(pid):
 
 def client_endings(proc, count, timeout=10):
     """The listener's line for each of its first `count` clients once all have
-    ended: 'closed: 1000 (normal closure)', 'disconnected', ..."""
+    ended: 'closed: 1000 (normal closure)', 'disconnected', ... Which side
+    closed first depends on whether ssh or sshd ends first: a close 1000 that
+    the listener started ("closed by us") is the same clean end."""
     end = time.monotonic() + timeout
     while True:
-        text = proc.err.decode("utf-8", "replace")
+        text = proc.err.decode("utf-8", "replace").replace("closed by us:", "closed:")
         endings = dict(re.findall(r"client (\d+) (closed: .*|disconnected.*|failed.*)", text))
         if len(endings) >= count or time.monotonic() >= end:
             return [endings.get(str(i), "(no end yet)") for i in range(1, count + 1)]
