@@ -12,11 +12,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
-
 #include "commands.h"
 #include "console.h"
 #include "net.h"
+#include "random.h"
 #include "tls.h"
 
 #define READ_SIZE (256 * 1024)
@@ -127,7 +126,7 @@ static long ms_from(double seconds)
 
 static int random_bytes(void *ctx, uint8_t *p, size_t n)
 {
-    return RAND_bytes(p, (int)n) == 1 ? 0 : -1;
+    return random_fill(ctx, p, n);
 }
 
 static void end_peer(struct peer *p, enum end_kind kind, const char *fmt, ...)

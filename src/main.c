@@ -8,8 +8,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
-
 #include "handshake.h"
 #include "input.h"
 #include "loop.h"
@@ -17,6 +15,7 @@
 #include "options.h"
 #include "output.h"
 #include "proxy.h"
+#include "random.h"
 #include "stream.h"
 #include "tls.h"
 #include "tunnel.h"
@@ -397,8 +396,8 @@ static int run_client(const struct options *opt, struct output *out)
     unsigned attempts = 0; /* reconnections since the last open connection */
     for (;;) {
         uint8_t nonce[16];
-        if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
-            error_line("cannot get random bytes from OpenSSL");
+        if (random_fill(NULL, nonce, sizeof(nonce)) != 0) {
+            error_line("cannot get random bytes from the kernel: %s", strerror(errno));
             status = EXIT_ERROR;
             break;
         }
