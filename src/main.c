@@ -367,6 +367,12 @@ static int run_client(const struct options *opt, struct output *out)
         snprintf(msg, sizeof(msg), "--proxy: %s", err);
         return usage_error(msg);
     }
+    /* No TLS in sight: OpenSSL only hashes the handshake key. */
+    if (!u.is_tls && !opt->cert_file && !opt->key_file && !opt->ca_file &&
+        tls_init_without_tls() != 0) {
+        error_line("cannot initialise OpenSSL");
+        return EXIT_ERROR;
+    }
     const struct url first = u;
     struct redirects rd = {0};
     char first_url[4400];
@@ -457,6 +463,10 @@ static int run_server(const struct options *opt, struct output *out)
 {
     char err[512];
     struct tls_context *tls = NULL;
+    if (!opt->cert_file && tls_init_without_tls() != 0) {
+        error_line("cannot initialise OpenSSL");
+        return EXIT_ERROR;
+    }
     if (opt->cert_file) {
         struct tls_options to = {
             .is_server = true, .ca_file = opt->ca_file, .cert_file = opt->cert_file,
