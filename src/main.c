@@ -32,6 +32,10 @@ enum exit_status {
     EXIT_INTERRUPTED = 130,
 };
 
+/* Descriptors wsc keeps for itself: stdio, the signal pipe, the listener, a
+ * terminal, with room to spare. */
+#define FDS_OWN 16
+
 static int usage_error(const char *msg)
 {
     error_line("%s", msg);
@@ -510,6 +514,15 @@ int main(int argc, char **argv)
         return usage_error(err);
     case OPTIONS_RUN:
         break;
+    }
+    /* Listen mode holds a descriptor per client: take all the system allows. */
+    unsigned long fd_limit = net_raise_fd_limit();
+    if (opt.is_listen && fd_limit &&
+        (fd_limit <= FDS_OWN || opt.max_clients > fd_limit - FDS_OWN)) {
+        snprintf(err, sizeof(err), "--max-clients: %u is more than this process may open "
+                 "(%lu descriptors, %d of them wsc's own); raise the hard limit (ulimit -Hn)",
+                 opt.max_clients, fd_limit, FDS_OWN);
+        return usage_error(err);
     }
     if (loop_init_signals() != 0) {
         error_line("cannot set up signal handling: %s", strerror(errno));

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,8 +158,9 @@ static enum options_result apply(struct options *o, int key, const char *arg,
         break;
     case OPT_BIND: o->bind = arg; break;
     case OPT_MAX_CLIENTS:
-        if (parse_uint(arg, 1000, &u) || u == 0)
-            return usage(err, errlen, "--%s: bad number '%s' (1-1000)", name, arg);
+        /* main.c holds it to the limit of open descriptors */
+        if (parse_uint(arg, UINT_MAX, &u) || u == 0)
+            return usage(err, errlen, "--%s: bad number '%s' (1 or more)", name, arg);
         o->max_clients = (unsigned)u;
         break;
     case 'H':

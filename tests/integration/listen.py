@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -409,6 +410,40 @@ def max_clients():
     t.ok(wait_err(proc, r"client 2 refused: too many clients") is not None,
          "stderr says why the second client was refused", err_text(proc))
     serves_next(port, "--max-clients 1, after the first client left")
+
+
+def nofile_limits(pid):
+    """(soft, hard) RLIMIT_NOFILE of a running process, from /proc/PID/limits."""
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return soft, hard
+    return None
+
+
+@t.test
+def descriptor_limit_raised():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard < 200:
+        t.skip("the soft limit of open files is raised", f"hard limit {hard}")
+        return
+    # wsc inherits a low soft limit from this process, and must raise it.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+    try:
+        port, proc = listen("--echo")
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    t.is_(nofile_limits(proc.proc.pid), (str(hard), str(hard)),
+          "wsc -l raises its soft limit of open files to the hard limit")
+    serves_next(port, "after raising the limit")
+    n = hard - 16
+    port, proc = listen("--max-clients", str(n), "--echo")
+    serves_next(port, f"--max-clients {n} (the hard limit less 16) is accepted")
+    r = t.run(["-l", "0", "--max-clients", str(n + 1)])
+    t.exits(r, 2, f"--max-clients {n + 1}: exit 2")
+    t.ok(b"raise the hard limit" in r.err and str(hard).encode() in r.err,
+         f"--max-clients {n + 1}: stderr names the limit", r.err.decode(errors="replace"))
 
 
 # ---- wss:// ------------------------------------------------------------------------------
