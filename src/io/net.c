@@ -211,7 +211,9 @@ int net_listen(const char *addr, unsigned port, char *err, size_t errlen)
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0 ||
+        /* A burst of clients waits in the kernel, not in SYN retries: the
+         * largest queue the system allows (it caps the number itself). */
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 65535) < 0 ||
         net_set_nonblocking(fd) < 0) {
         char where[80];
         describe(res->ai_addr, where, sizeof(where));
