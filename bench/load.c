@@ -13,7 +13,11 @@
  *     -b K          source addresses 127.0.0.1 .. 127.0.0.K, the clients spread over them
  *                   round robin, so that N can exceed one address's ephemeral ports
  *                   (default: one for every 10,000 clients)
- *     -p PID        the server's process: its RssAnon is read from /proc/PID/status
+ *     -p PID        the server's process: its RssAnon is read from /proc/PID/status,
+ *                   summed over PID and its descendants (a server that forks per client)
+ *     -H SEC        a handshake not done within SEC seconds fails (default 5)
+ *     -i SEC        the rest between connecting and the idle memory reading (default
+ *                   1 s and 1 ms a client: a server that forks may lag behind)
  *     -P PATH       request path (default /)
  *     -y            binary messages (default text)
  *     -r            raw TCP: no handshake and no framing; SIZE bytes out, SIZE bytes
@@ -37,6 +41,7 @@
  */
 #define _GNU_SOURCE /* memmem, strcasestr */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -90,6 +95,7 @@ struct conn {
     uint64_t echo_got;    /* bytes of the echo so far */
     bool echo_bad;
     uint64_t sent_ns;
+    uint64_t started_ns;  /* connect() */
     bool close_got;
     unsigned close_code;
     bool failed;
@@ -99,20 +105,21 @@ struct opts {
     unsigned n, conc, sources;
     unsigned port;
     size_t size;
-    double duration, cutoff;
+    double duration, cutoff, hs_timeout, idle;
     const char *addr, *path;
     int pid;
     bool is_raw, is_echo, is_binary;
 };
 
 static struct opts o = {.n = 100, .conc = 256, .size = 64, .duration = 5, .cutoff = 120,
+                        .hs_timeout = 5, .idle = -1,
                         .addr = "127.0.0.1", .path = "/", .is_echo = true};
 static struct conn *conns;
 static int ep;
 static uint64_t rng;
 /* counts */
 static unsigned n_open, n_started, n_inflight, n_failed, n_closed_clean, n_done;
-static unsigned n_bad_echo, n_lost, n_refused, n_protocol;
+static unsigned n_bad_echo, n_lost, n_refused, n_protocol, n_hs_timeouts;
 static bool sending = false; /* the echo phase is on */
 static uint32_t *rtts;       /* microseconds, one per round trip */
 static size_t n_rtts, rtts_cap;
@@ -133,12 +140,10 @@ static uint64_t next_rand(void)
     return rng * 2685821657736338717ull;
 }
 
-static long rss_anon_kib(void)
+static long rss_of(int pid)
 {
-    if (o.pid <= 0)
-        return -1;
     char path[64], text[4096];
-    snprintf(path, sizeof path, "/proc/%d/status", o.pid);
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
@@ -150,6 +155,52 @@ static long rss_anon_kib(void)
     const char *p = strstr(text, "\nRssAnon:");
     long kib;
     return p && sscanf(p, "\nRssAnon: %ld", &kib) == 1 ? kib : -1;
+}
+
+/* RssAnon of pid and its descendants, through /proc/PID/task/TID/children for
+ * every thread (a Go or Node server starts children from any of its threads). */
+static long rss_tree(int pid, unsigned *procs, int depth)
+{
+    long sum = rss_of(pid);
+    if (sum < 0)
+        return -1;
+    (*procs)++;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *tasks = depth < 8 ? opendir(path) : NULL;
+    if (!tasks)
+        return sum;
+    struct dirent *t;
+    while ((t = readdir(tasks))) {
+        if (t->d_name[0] == '.')
+            continue;
+        char cpath[300];
+        snprintf(cpath, sizeof cpath, "/proc/%d/task/%s/children", pid, t->d_name);
+        FILE *f = fopen(cpath, "r");
+        if (!f)
+            continue;
+        int child;
+        while (fscanf(f, "%d", &child) == 1) {
+            long r = rss_tree(child, procs, depth + 1);
+            if (r > 0)
+                sum += r;
+        }
+        fclose(f);
+    }
+    closedir(tasks);
+    return sum;
+}
+
+static unsigned server_procs;
+
+static long rss_anon_kib(void)
+{
+    if (o.pid <= 0)
+        return -1;
+    unsigned procs = 0;
+    long kib = rss_tree(o.pid, &procs, 0);
+    server_procs = procs;
+    return kib;
 }
 
 /* Byte k of message `round` of client `id`: letters, so valid UTF-8 text. */
@@ -322,6 +373,7 @@ static void start_conn(struct conn *c, struct in_addr dst)
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o.port),
                              .sin_addr = dst};
     c->state = C_CONNECTING;
+    c->started_ns = now_ns();
     n_inflight++;
     n_started++;
     if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) != 0 && errno != EINPROGRESS) {
@@ -610,14 +662,14 @@ static void pump(uint64_t until)
 static void usage(void)
 {
     fprintf(stderr, "usage: load [-n N] [-m connect|echo] [-s SIZE] [-d SEC] [-c N] [-a ADDR]"
-                    " [-b K] [-p PID] [-P PATH] [-r] [-y] [-t SEC] PORT\n");
+                    " [-b K] [-p PID] [-P PATH] [-r] [-y] [-t SEC] [-H SEC] [-i SEC] PORT\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     int ch;
-    while ((ch = getopt(argc, argv, "n:m:s:d:c:a:b:p:P:ryt:")) != -1) {
+    while ((ch = getopt(argc, argv, "n:m:s:d:c:a:b:p:P:ryt:H:i:")) != -1) {
         switch (ch) {
         case 'n': o.n = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'm':
@@ -635,6 +687,8 @@ int main(int argc, char **argv)
         case 'r': o.is_raw = true; break;
         case 'y': o.is_binary = true; break;
         case 't': o.cutoff = strtod(optarg, NULL); break;
+        case 'H': o.hs_timeout = strtod(optarg, NULL); break;
+        case 'i': o.idle = strtod(optarg, NULL); break;
         default: usage();
         }
     }
@@ -665,7 +719,7 @@ int main(int argc, char **argv)
 
     /* 1. connect everyone, at most o.conc handshakes at a time */
     unsigned next = 0;
-    uint64_t t_last_open = t_start;
+    uint64_t t_last_open = t_start, next_check = t_start;
     while ((next < o.n || n_inflight > 0) && now_ns() < cutoff) {
         while (next < o.n && n_inflight < o.conc) {
             conns[next].id = next;
@@ -677,15 +731,31 @@ int main(int argc, char **argv)
         pump(cutoff);
         if (n_open > before)
             t_last_open = now_ns();
+        if (now_ns() >= next_check) {
+            /* a server that never answers must not hold the run */
+            uint64_t limit = (uint64_t)(o.hs_timeout * 1e9);
+            for (unsigned i = 0; i < next; i++) {
+                struct conn *c = &conns[i];
+                if ((c->state == C_CONNECTING || c->state == C_HANDSHAKE) &&
+                    now_ns() - c->started_ns > limit) {
+                    n_hs_timeouts++;
+                    fail(c, &n_refused);
+                }
+            }
+            next_check = now_ns() + 100000000u;
+        }
     }
     double connect_sec = (double)(t_last_open - t_start) / 1e9;
     unsigned connected = n_open;
 
     /* 2. everyone connected and idle: the server's memory */
-    uint64_t rest = now_ns() + 300000000u;
+    if (o.idle < 0)
+        o.idle = 1 + 0.001 * o.n;
+    uint64_t rest = now_ns() + (uint64_t)(o.idle * 1e9);
     while (now_ns() < rest)
         pump(rest);
     long rss_idle = rss_anon_kib(), rss_peak = rss_idle;
+    unsigned procs_idle = server_procs;
 
     /* 3. echo round trips for o.duration seconds */
     double echo_sec = 0;
@@ -742,16 +812,19 @@ int main(int argc, char **argv)
 
     qsort(rtts, n_rtts, sizeof(*rtts), cmp_u32);
     printf("{\"clients\": %u, \"connected\": %u, \"failed\": %u, \"refused\": %u, "
-           "\"lost\": %u, \"protocol_errors\": %u, \"bad_echoes\": %u, "
+           "\"lost\": %u, \"handshake_timeouts\": %u, \"protocol_errors\": %u, "
+           "\"bad_echoes\": %u, "
            "\"connect_sec\": %.4f, \"connects_per_sec\": %.1f, "
            "\"echo_sec\": %.3f, \"round_trips\": %zu, \"round_trips_per_sec\": %.1f, "
            "\"p50_us\": %u, \"p99_us\": %u, \"closed_clean\": %u, \"close_sec\": %.4f, "
            "\"server_rss_anon_kib\": {\"start\": %ld, \"idle\": %ld, \"peak\": %ld, "
-           "\"end\": %ld}, \"size\": %zu, \"sources\": %u, \"raw\": %s}\n",
-           o.n, connected, n_failed, n_refused, n_lost, n_protocol, n_bad_echo, connect_sec,
+           "\"end\": %ld}, \"server_procs_idle\": %u, \"size\": %zu, \"sources\": %u, "
+           "\"raw\": %s}\n",
+           o.n, connected, n_failed, n_refused, n_lost, n_hs_timeouts, n_protocol, n_bad_echo,
+           connect_sec,
            connect_sec > 0 ? connected / connect_sec : 0.0, echo_sec, n_rtts,
            echo_sec > 0 ? (double)n_rtts / echo_sec : 0.0, pct(50), pct(99), n_closed_clean,
-           close_sec, rss_start, rss_idle, rss_peak, rss_end, o.size, o.sources,
+           close_sec, rss_start, rss_idle, rss_peak, rss_end, procs_idle, o.size, o.sources,
            o.is_raw ? "true" : "false");
     return n_failed || n_bad_echo || connected < o.n ? 1 : 0;
 }
