@@ -515,9 +515,11 @@ int main(int argc, char **argv)
     case OPTIONS_RUN:
         break;
     }
-    /* Listen mode holds a descriptor per client: take all the system allows. */
+    /* Listen mode holds a descriptor per client: take all the system allows.
+     * Only a number asked for is held to it: with the default, a low limit
+     * means clients wait in the backlog while the descriptors are in use. */
     unsigned long fd_limit = net_raise_fd_limit();
-    if (opt.is_listen && fd_limit &&
+    if (opt.is_listen && opt.has_max_clients && fd_limit &&
         (fd_limit <= FDS_OWN || opt.max_clients > fd_limit - FDS_OWN)) {
         snprintf(err, sizeof(err), "--max-clients: %u is more than this process may open "
                  "(%lu descriptors, %d of them wsc's own); raise the hard limit (ulimit -Hn)",

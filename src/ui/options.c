@@ -162,6 +162,7 @@ static enum options_result apply(struct options *o, int key, const char *arg,
         if (parse_uint(arg, UINT_MAX, &u) || u == 0)
             return usage(err, errlen, "--%s: bad number '%s' (1 or more)", name, arg);
         o->max_clients = (unsigned)u;
+        o->has_max_clients = true;
         break;
     case 'H':
         if (!strchr(arg, ':') || arg[0] == ':' || strpbrk(arg, "\r\n"))
