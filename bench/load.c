@@ -14,7 +14,8 @@
  *                   round robin, so that N can exceed one address's ephemeral ports
  *                   (default: one for every 10,000 clients)
  *     -p PID        the server's process: its RssAnon is read from /proc/PID/status,
- *                   summed over PID and its descendants (a server that forks per client)
+ *                   summed over PID and its descendants (a server that forks per client);
+ *                   with every client idle, their Pss_Anon (smaps_rollup) too
  *     -H SEC        a handshake not done within SEC seconds fails (default 5)
  *     -i SEC        the rest between connecting and the idle memory reading (default
  *                   1 s and 1 ms a client: a server that forks may lag behind)
@@ -140,10 +141,15 @@ static uint64_t next_rand(void)
     return rng * 2685821657736338717ull;
 }
 
+static bool wants_pss;  /* rss_of() reads Pss_Anon instead of RssAnon */
+
+/* RssAnon from /proc/PID/status, or with wants_pss Pss_Anon from smaps_rollup:
+ * pages a forked child still shares copy-on-write with its parent count once,
+ * split between them, where RssAnon counts them in each. */
 static long rss_of(int pid)
 {
     char path[64], text[4096];
-    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    snprintf(path, sizeof path, wants_pss ? "/proc/%d/smaps_rollup" : "/proc/%d/status", pid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
@@ -152,9 +158,10 @@ static long rss_of(int pid)
     if (n <= 0)
         return -1;
     text[n] = 0;
-    const char *p = strstr(text, "\nRssAnon:");
+    const char *key = wants_pss ? "\nPss_Anon:" : "\nRssAnon:";
+    const char *p = strstr(text, key);
     long kib;
-    return p && sscanf(p, "\nRssAnon: %ld", &kib) == 1 ? kib : -1;
+    return p && sscanf(p + strlen(key), " %ld", &kib) == 1 ? kib : -1;
 }
 
 /* RssAnon of pid and its descendants, through /proc/PID/task/TID/children for
@@ -756,6 +763,9 @@ int main(int argc, char **argv)
         pump(rest);
     long rss_idle = rss_anon_kib(), rss_peak = rss_idle;
     unsigned procs_idle = server_procs;
+    wants_pss = true;
+    long pss_idle = rss_anon_kib();
+    wants_pss = false;
 
     /* 3. echo round trips for o.duration seconds */
     double echo_sec = 0;
@@ -818,13 +828,15 @@ int main(int argc, char **argv)
            "\"echo_sec\": %.3f, \"round_trips\": %zu, \"round_trips_per_sec\": %.1f, "
            "\"p50_us\": %u, \"p99_us\": %u, \"closed_clean\": %u, \"close_sec\": %.4f, "
            "\"server_rss_anon_kib\": {\"start\": %ld, \"idle\": %ld, \"peak\": %ld, "
-           "\"end\": %ld}, \"server_procs_idle\": %u, \"size\": %zu, \"sources\": %u, "
+           "\"end\": %ld}, \"server_pss_anon_kib_idle\": %ld, \"server_procs_idle\": %u, "
+           "\"size\": %zu, \"sources\": %u, "
            "\"raw\": %s}\n",
            o.n, connected, n_failed, n_refused, n_lost, n_hs_timeouts, n_protocol, n_bad_echo,
            connect_sec,
            connect_sec > 0 ? connected / connect_sec : 0.0, echo_sec, n_rtts,
            echo_sec > 0 ? (double)n_rtts / echo_sec : 0.0, pct(50), pct(99), n_closed_clean,
-           close_sec, rss_start, rss_idle, rss_peak, rss_end, procs_idle, o.size, o.sources,
+           close_sec, rss_start, rss_idle, rss_peak, rss_end, pss_idle, procs_idle, o.size,
+           o.sources,
            o.is_raw ? "true" : "false");
     return n_failed || n_bad_echo || connected < o.n ? 1 : 0;
 }

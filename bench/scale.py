@@ -137,21 +137,21 @@ def fmt_kib(v):
 
 def table(rows):
     out = ["| server | clients | connected | connects/s | round trips/s | p50 | p99 | clean "
-           "closes | server private, idle | per client | peak | procs |",
-           "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+           "closes | server private, idle | per client | peak | procs | Pss_Anon, idle |",
+           "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for name, n, r in rows:
         if "error" in r:
-            out.append("| %s | %d | %s |" % (name, n, r["error"]) + " |" * 9)
+            out.append("| %s | %d | %s |" % (name, n, r["error"]) + " |" * 10)
             continue
         rss = r["server_rss_anon_kib"]
         per = ((rss["idle"] - rss["start"]) / r["connected"]
                if r["connected"] and rss["idle"] >= 0 and rss["start"] >= 0 else None)
-        out.append("| %s | %d | %d | %s | %s | %.1f ms | %.1f ms | %d | %s | %s | %s | %s |" % (
+        out.append("| %s | %d | %d | %s | %s | %.1f ms | %.1f ms | %d | %s | %s | %s | %s | %s |" % (
             name, n, r["connected"], "{:,.0f}".format(r["connects_per_sec"]),
             "{:,.0f}".format(r["round_trips_per_sec"]), r["p50_us"] / 1000,
             r["p99_us"] / 1000, r["closed_clean"], fmt_kib(rss["idle"]),
             "%.1f KiB" % per if per is not None else "n/a", fmt_kib(rss["peak"]),
-            r.get("server_procs_idle", "")))
+            r.get("server_procs_idle", ""), fmt_kib(r.get("server_pss_anon_kib_idle"))))
     return "\n".join(out)
 
 
@@ -221,7 +221,9 @@ def main():
               "(p50 and p99 of those waits). Clean closes: close 1000 answered, then the "
               "server's TCP close. Server private: RssAnon of the server and its child "
               "processes with every client connected and idle (per client: above the "
-              "server's start), and the largest while echoing.")
+              "server's start), and the largest while echoing; procs: how many processes that "
+              "was; Pss_Anon: the same memory with pages that forked processes share "
+              "copy-on-write counted once.")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump([{"server": a, "clients": b, "result": c} for a, b, c in rows], f,
