@@ -187,13 +187,15 @@ def run_child(measure, argv, stdin_path, stdout_path, stderr_path, timeout, tmp)
     if rc != 0:
         raise RuntimeError("measure failed (%d) for %s" % (rc, " ".join(argv)))
     with open(res_path) as f:
-        wall, user, sys_, rss, code, timed_out = f.read().split()
+        wall, user, sys_, rss, code, timed_out, anon, files = f.read().split()
     return {
         "wall": float(wall),
         "user": float(user),
         "sys": float(sys_),
         "cpu": float(user) + float(sys_),
         "maxrss_kib": int(rss),
+        "rss_anon_kib": int(anon),
+        "rss_file_kib": int(files),
         "rc": int(code),
         "timed_out": timed_out == "1",
     }
@@ -276,7 +278,8 @@ def baseline_argv(tool, port):
 
 # The latency workload also runs bench/floor.c against the raw-TCP peer, built twice:
 # nc's exchange alone, and the same after the OpenSSL calls every handshake needs.
-FLOORS = {"floor": "floor", "floor+openssl": "floor-openssl"}
+FLOORS = {"floor": "floor", "floor+sha1": "floor-sha1", "floor+sha1+libssl": "floor-sha1-ssl",
+          "floor+openssl-default": "floor-openssl-default"}
 
 
 def one_run(client, wl, peers, args, tmp):
@@ -329,6 +332,7 @@ def summarize(runs, wl):
         "user_median": statistics.median(r["user"] for r in good),
         "sys_median": statistics.median(r["sys"] for r in good),
         "maxrss_kib_median": statistics.median(r["maxrss_kib"] for r in good),
+        "rss_anon_kib_median": statistics.median(r["rss_anon_kib"] for r in good),
         "msgs_per_sec": wl.messages / wall,
         "mb_per_sec": wl.nbytes / wall / 1e6,
     }
@@ -357,21 +361,22 @@ def ratio(a, b):
 
 def table(results):
     rows = ["| workload | client | ok | wall median | wall p90 | msg/s | MB/s | CPU (user+sys)"
-            " | peak RSS | wall vs tcp | CPU vs tcp | RSS vs tcp |",
-            "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+            " | peak RSS | private | wall vs tcp | CPU vs tcp | RSS vs tcp |",
+            "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for wl, summ in results:
         base = summ.get("tcp", {})
         for client, s in summ.items():
             label = "tcp (%s)" % s.get("tool", "") if client == "tcp" else client
             ok = "%d/%d" % (s["ok_runs"], s["runs"])
             if s["ok_runs"] == 0:
-                rows.append("| %s | %s | %s |" % (wl.name, label, ok) + " – |" * 9)
+                rows.append("| %s | %s | %s |" % (wl.name, label, ok) + " – |" * 10)
                 continue
             rss = s["maxrss_kib_median"]
-            rows.append("| %s | %s | %s | %s | %s | %s | %s | %s | %.1f MiB | %s | %s | %s |" % (
+            rows.append("| %s | %s | %s | %s | %s | %s | %s | %s | %.1f MiB | %.2f MiB | %s | %s "
+                        "| %s |" % (
                 wl.name, label, ok, fmt_time(s["wall_median"]), fmt_time(s["wall_p90"]),
                 fmt_rate(s["msgs_per_sec"]), fmt_rate(s["mb_per_sec"]),
-                fmt_time(s["cpu_median"]), rss / 1024,
+                fmt_time(s["cpu_median"]), rss / 1024, s["rss_anon_kib_median"] / 1024,
                 ratio(s["wall_median"], base.get("wall_median")),
                 ratio(s["cpu_median"], base.get("cpu_median")),
                 ratio(rss, base.get("maxrss_kib_median"))))
@@ -473,7 +478,13 @@ def main():
         subprocess.run([*cflags, floor_src, "-o", os.path.join(tmp, FLOORS["floor"])],
                        check=True)
         subprocess.run([*cflags, "-DWITH_OPENSSL", floor_src, "-lcrypto",
-                        "-o", os.path.join(tmp, FLOORS["floor+openssl"])], check=True)
+                        "-o", os.path.join(tmp, FLOORS["floor+sha1"])], check=True)
+        # the same, loading libssl as well, as any client that can speak TLS does
+        subprocess.run([*cflags, "-DWITH_OPENSSL", floor_src, "-Wl,--no-as-needed", "-lssl",
+                        "-lcrypto", "-o", os.path.join(tmp, FLOORS["floor+sha1+libssl"])],
+                       check=True)
+        subprocess.run([*cflags, "-DWITH_OPENSSL_DEFAULT", floor_src, "-lcrypto",
+                        "-o", os.path.join(tmp, FLOORS["floor+openssl-default"])], check=True)
         workloads = make_workloads(args, tmp)
         meta = {
             "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
@@ -535,7 +546,9 @@ def main():
                   " ".join(meta["baseline_argv"]), args.reps, args.latency_reps, args.warmup))
         print(table([(wl, s) for wl, s, _ in results]))
         print("\nMB/s counts message payload in one direction (10^6 bytes). CPU is user+sys "
-              "of the client process; peak RSS is its ru_maxrss. Every run's output was "
+              "of the client process; peak RSS is its ru_maxrss; private is the largest "
+              "RssAnon that /proc/PID/status showed while it ran (sampled every 0.5 ms). "
+              "Every run's output was "
               "compared byte for byte (sha256) with what was sent; 'ok' counts the runs "
               "that passed.")
         if args.json:

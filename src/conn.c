@@ -8,11 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
 #include "ends/end.h"
 #include "io/h2.h"
 #include "io/net.h"
+#include "io/random.h"
 
 #define DRAIN_MS 2000        /* client: wait for the server's TCP close */
 #define DEFLATE_MIN_SIZE 128 /* smaller single-frame messages are not worth zlib's time */
@@ -24,8 +23,7 @@ static long ms_from(double seconds)
 
 int conn_random(void *ctx, uint8_t *p, size_t n)
 {
-    (void)ctx;
-    return RAND_bytes(p, (int)n) == 1 ? 0 : -1;
+    return random_fill(ctx, p, n);
 }
 
 static void record(struct conn *c, enum conn_outcome kind, const char *fmt, va_list ap)
@@ -717,6 +715,12 @@ static void write_out(struct conn *c)
             return;
         }
         buf_consume(b, (size_t)n);
+        /* The waits for the peer run from when our last byte left, not from
+         * when it was queued behind a large message (Autobahn 9.2.4). */
+        if (c->phase == CONN_DRAIN)
+            c->deadline = net_now_ms() + DRAIN_MS;
+        else if (c->phase == CONN_OPEN && c->has_ws && c->ws.state == WS_STATE_CLOSE_SENT)
+            c->deadline = ms_from(c->env->opt->close_timeout);
         if (!buf_size(b))
             b = pending_output(c);
     }

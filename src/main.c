@@ -17,6 +17,7 @@
 #include "options.h"
 #include "output.h"
 #include "proxy.h"
+#include "random.h"
 #include "stream.h"
 #include "tls.h"
 #include "tunnel.h"
@@ -32,6 +33,10 @@ enum exit_status {
     EXIT_PEER_CODE = 6,
     EXIT_INTERRUPTED = 130,
 };
+
+/* Descriptors wsc keeps for itself: stdio, the signal pipe, the listener, a
+ * terminal, with room to spare. */
+#define FDS_OWN 16
 
 static int usage_error(const char *msg)
 {
@@ -465,6 +470,12 @@ static int run_client(const struct options *opt, struct output *out)
         snprintf(msg, sizeof(msg), "--proxy: %s", err);
         return usage_error(msg);
     }
+    /* No TLS in sight: OpenSSL only hashes the handshake key. */
+    if (!u.is_tls && !opt->cert_file && !opt->key_file && !opt->ca_file &&
+        tls_init_without_tls() != 0) {
+        error_line("cannot initialise OpenSSL");
+        return EXIT_ERROR;
+    }
     const struct url first = u;
     struct redirects rd = {0};
     char first_url[4400];
@@ -569,6 +580,10 @@ static int run_server(const struct options *opt, struct output *out)
 {
     char err[512];
     struct tls_context *tls = NULL;
+    if (!opt->cert_file && tls_init_without_tls() != 0) {
+        error_line("cannot initialise OpenSSL");
+        return EXIT_ERROR;
+    }
     if (opt->cert_file) {
         struct tls_options to = {
             .is_server = true, .offers_h2 = opt->http != HTTP_1_1, .ca_file = opt->ca_file,
@@ -604,6 +619,17 @@ int main(int argc, char **argv)
         return usage_error(err);
     case OPTIONS_RUN:
         break;
+    }
+    /* Listen mode holds a descriptor per client: take all the system allows.
+     * Only a number asked for is held to it: with the default, a low limit
+     * means clients wait in the backlog while the descriptors are in use. */
+    unsigned long fd_limit = net_raise_fd_limit();
+    if (opt.is_listen && opt.has_max_clients && fd_limit &&
+        (fd_limit <= FDS_OWN || opt.max_clients > fd_limit - FDS_OWN)) {
+        snprintf(err, sizeof(err), "--max-clients: %u is more than this process may open "
+                 "(%lu descriptors, %d of them wsc's own); raise the hard limit (ulimit -Hn)",
+                 opt.max_clients, fd_limit, FDS_OWN);
+        return usage_error(err);
     }
     if (loop_init_signals() != 0) {
         error_line("cannot set up signal handling: %s", strerror(errno));

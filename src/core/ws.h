@@ -125,7 +125,7 @@ struct ws_conn {
 
     /* encoder */
     bool sending_message;       /* our fragmented message is open */
-    uint8_t rnd[4096];         /* masking keys, refilled from cfg.random in bulk */
+    uint8_t rnd[64];           /* masking keys, refilled from cfg.random 16 at a time */
     size_t rnd_pos;
 };
 

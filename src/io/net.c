@@ -4,12 +4,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -28,6 +30,23 @@ long net_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+unsigned long net_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = {rl.rlim_max, rl.rlim_max};
+        /* An unlimited hard limit may still be refused (macOS caps at
+         * OPEN_MAX): then the soft limit stays as it was. */
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl = want;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)ULONG_MAX)
+        return ULONG_MAX;
+    return (unsigned long)rl.rlim_cur;
 }
 
 /* The numeric host and the port of a socket address (Unix: "unix", 0). */
@@ -296,7 +315,9 @@ int net_listen(const char *addr, unsigned port, char *err, size_t errlen)
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0 ||
+        /* A burst of clients waits in the kernel, not in SYN retries: the
+         * largest queue the system allows (it caps the number itself). */
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 65535) < 0 ||
         net_set_nonblocking(fd) < 0) {
         char where[80];
         describe(res->ai_addr, where, sizeof(where));

@@ -45,6 +45,10 @@ bool net_was_interrupted(void);
 /* Waits for events on fd until the deadline (net_now_ms): 1 ready, 0 timed
  * out, -1 error or interrupted (errno). */
 int net_wait(int fd, short events, long deadline);
+/* Raises the soft limit of open descriptors (RLIMIT_NOFILE) to the hard
+ * limit: listen mode holds one for each client. Returns the limit now in
+ * force (ULONG_MAX: none), 0 when it cannot be read. */
+unsigned long net_raise_fd_limit(void);
 /* Milliseconds on the monotonic clock: the time base of every deadline. */
 long net_now_ms(void);
 /* The local address of a socket, as host:port or [v6]:port. */

@@ -24,6 +24,15 @@ struct tls_options {
 
 struct tls_context;
 
+/* For a session that starts without TLS (ws://, or listening without --cert):
+ * sets OpenSSL up only for what the opening handshake needs, SHA-1 and
+ * base64, without reading openssl.cnf or building the tables and the random
+ * generator that TLS needs. Call it before any other OpenSSL call. Should TLS
+ * come later after all (a redirect to wss://), tls_context_new() reads
+ * openssl.cnf then, so the system's policy still applies. Returns -1 when
+ * OpenSSL cannot be initialised. */
+int tls_init_without_tls(void);
+
 /* Returns NULL with a one-line reason in err. */
 struct tls_context *tls_context_new(const struct tls_options *o, char *err, size_t errlen);
 void tls_context_free(struct tls_context *ctx);

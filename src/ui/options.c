@@ -226,9 +226,11 @@ static enum options_result apply(struct options *o, int key, const char *arg,
         break;
     case OPT_BIND: o->bind = arg; break;
     case OPT_MAX_CLIENTS:
-        if (parse_uint(arg, 1000, &u) || u == 0)
-            return usage(err, errlen, "--%s: bad number '%s' (1-1000)", name, arg);
+        /* main.c holds it to the limit of open descriptors */
+        if (parse_uint(arg, UINT_MAX, &u) || u == 0)
+            return usage(err, errlen, "--%s: bad number '%s' (1 or more)", name, arg);
         o->max_clients = (unsigned)u;
+        o->has_max_clients = true;
         break;
     case 'H':
         if (!strchr(arg, ':') || arg[0] == ':' || strpbrk(arg, "\r\n"))

@@ -22,6 +22,7 @@ struct options {
     unsigned listen_port;       /* 0: any free port */
     const char *bind;
     unsigned max_clients;       /* listen mode */
+    bool has_max_clients;       /* given on the command line */
     const char *headers[OPT_MAX_LIST];
     size_t num_headers;
     const char *origin;

@@ -13,6 +13,7 @@ exit status and what the message says.
 
 import base64
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -27,6 +28,7 @@ t.require_wsc()
 
 sys.path.insert(0, t.HELPERS)
 import daemons  # noqa: E402
+import wsframe  # noqa: E402
 
 
 def echo(*args):
@@ -769,6 +771,32 @@ def host_header_override():
     t.is_(host, "example.test:8443", "-H 'Host: ...' replaces the default Host header")
     t.is_(sum(1 for k in (heads[0][1] if heads else {}) if k == "host"), 1,
           "-H Host: only one Host header")
+
+
+@t.test
+def ws_reads_no_openssl_cnf():
+    """A ws:// session sets OpenSSL up for SHA-1 only: it must not open the
+    configuration file. OPENSSL_CONF names a FIFO that nobody writes, so an
+    open() of it would block until the timeout."""
+    fifo = os.path.join(t.tmpdir(), "openssl.cnf.fifo")
+    os.mkfifo(fifo)
+    srv = t.server("echo_server.py")
+    r = t.run([srv.url], input=b"no config\n", env={"OPENSSL_CONF": fifo}, timeout=10)
+    t.exits(r, 0, "ws:// with OPENSSL_CONF on an unwritten FIFO: exit 0, no hang")
+    t.is_(r.out, b"no config\n", "ws:// with OPENSSL_CONF on an unwritten FIFO: the echo")
+    port, proc = None, t.spawn(["-l", "0", "--echo"], env={"OPENSSL_CONF": fifo})
+    end = time.monotonic() + 5
+    while time.monotonic() < end and port is None:
+        m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", proc.err)
+        port = int(m.group(1)) if m else None
+        time.sleep(0.02)
+    got = None
+    if port:
+        s, head, _ = wsframe.client_handshake(port)
+        s.close()
+        got = head.split("\r\n")[0]
+    t.is_(got, "HTTP/1.1 101 Switching Protocols",
+          "wsc -l without --cert, OPENSSL_CONF on an unwritten FIFO: the handshake is answered")
 
 
 t.main()

@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -409,6 +410,148 @@ def max_clients():
     t.ok(wait_err(proc, r"client 2 refused: too many clients") is not None,
          "stderr says why the second client was refused", err_text(proc))
     serves_next(port, "--max-clients 1, after the first client left")
+
+
+def nofile_limits(pid):
+    """(soft, hard) RLIMIT_NOFILE of a running process, from /proc/PID/limits."""
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return soft, hard
+    return None
+
+
+@t.test
+def descriptor_limit_raised():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard < 200:
+        t.skip("the soft limit of open files is raised", f"hard limit {hard}")
+        return
+    # wsc inherits a low soft limit from this process, and must raise it.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+    try:
+        port, proc = listen("--echo")
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    t.is_(nofile_limits(proc.proc.pid), (str(hard), str(hard)),
+          "wsc -l raises its soft limit of open files to the hard limit")
+    serves_next(port, "after raising the limit")
+    n = hard - 16
+    port, proc = listen("--max-clients", str(n), "--echo")
+    serves_next(port, f"--max-clients {n} (the hard limit less 16) is accepted")
+    r = t.run(["-l", "0", "--max-clients", str(n + 1)])
+    t.exits(r, 2, f"--max-clients {n + 1}: exit 2")
+    t.ok(b"raise the hard limit" in r.err and str(hard).encode() in r.err,
+         f"--max-clients {n + 1}: stderr names the limit", r.err.decode(errors="replace"))
+
+
+# ---- a close behind a large echo (Autobahn 9.2.4) -------------------------------------
+
+def read_until_eof(s, timeout=20):
+    """Every byte until the server's TCP close; (bytes, 'eof' | 'reset' | 'timeout')."""
+    buf = bytearray()
+    s.settimeout(timeout)
+    try:
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                return bytes(buf), "eof"
+            buf += chunk
+    except ConnectionResetError:
+        return bytes(buf), "reset"
+    except socket.timeout:
+        return bytes(buf), "timeout"
+
+
+def echo_then_close(data):
+    """(the echo's payload, the close code after it, anything more) from raw bytes."""
+    f, used = wsframe.parse(data)
+    if not f:
+        return None, None, data
+    g, used2 = wsframe.parse(data[used:])
+    return f.payload, g.close_code() if g and g.opcode == wsframe.OP_CLOSE else None, \
+        data[used + used2:] if g else data[used:]
+
+
+@t.test
+def large_message_and_close_together():
+    """RFC 6455 5.5.1 and 7.1.1: a 4 MiB message and a close sent in one write. The echo
+    comes first, then the close reply, then the server's TCP close, every time."""
+    port, proc = listen("--echo")
+    payload = os.urandom(4 << 20)
+    both = (wsframe.encode(wsframe.OP_BINARY, payload, mask=True) +
+            wsframe.encode(wsframe.OP_CLOSE, wsframe.close_payload(1000), mask=True))
+    results = []
+    for _ in range(20):
+        s, head, rest = wsframe.client_handshake(port)
+        with s:
+            s.sendall(both)
+            data, end = read_until_eof(s)
+        echo, code, more = echo_then_close(rest + data)
+        results.append((echo == payload, code, len(more), end))
+    bad = [r for r in results if r != (True, 1000, 0, "eof")]
+    t.ok(not bad, "4 MiB and a close together, 20 times: the whole echo, a close 1000, then "
+         "the server's FIN", f"(echo ok, close code, extra bytes, end): {bad[:3]}")
+
+
+@t.test
+def close_reply_after_echo():
+    """As Autobahn 9.2.4 does it: the message, its whole echo, then the close, whose
+    reply must come at once (the client's close timeout is short)."""
+    port, proc = listen("--echo")
+    payload = os.urandom(4 << 20)
+    frame = wsframe.encode(wsframe.OP_BINARY, payload, mask=True)
+    close = wsframe.encode(wsframe.OP_CLOSE, wsframe.close_payload(1000), mask=True)
+    worst, bad = 0.0, []
+    for i in range(10):
+        s, head, rest = wsframe.client_handshake(port)
+        with s:
+            s.sendall(frame)
+            buf = bytearray(rest)
+            s.settimeout(20)
+            while wsframe.parse(buf)[0] is None:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                buf += chunk
+            f, used = wsframe.parse(buf)
+            t0 = time.monotonic()
+            s.sendall(close)
+            data, end = read_until_eof(s)
+            worst = max(worst, time.monotonic() - t0)
+            g, _ = wsframe.parse(bytes(buf[used:]) + data)
+            ok = (f is not None and f.payload == payload and g is not None and
+                  g.close_code() == 1000 and end == "eof")
+            if not ok:
+                bad.append(i)
+    t.ok(not bad, "4 MiB echoed, then a close: answered with a close 1000 and a FIN, 10 times",
+         f"failed: {bad}; slowest answer {worst:.3f} s")
+
+
+@t.test
+def close_reply_behind_a_slow_reader():
+    """The close reply waits behind an 8 MiB echo that a client reads only after 2.5 s.
+    The server must not give up on it: the time it waits for the client's TCP close
+    (2 s) begins when its output is written, not when the close arrives."""
+    port, proc = listen("--echo")
+    payload = os.urandom(8 << 20)
+    frame = wsframe.encode(wsframe.OP_BINARY, payload, mask=True)
+    close = wsframe.encode(wsframe.OP_CLOSE, wsframe.close_payload(1000), mask=True)
+    s, head, rest = wsframe.client_handshake(port)
+    with s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        # all but the message's last bytes first, then those and the close in one
+        # segment: the server reads the end of the message and the close together
+        s.sendall(frame[:-100])
+        time.sleep(0.3)
+        s.sendall(frame[-100:] + close)
+        time.sleep(2.5)
+        data, end = read_until_eof(s)
+    echo, code, more = echo_then_close(rest + data)
+    t.ok(echo == payload and code == 1000 and end == "eof",
+         "a client that reads its 8 MiB echo 2.5 s late still gets all of it and the close "
+         "reply", f"got {len(rest + data)} bytes, close {code}, end {end}")
 
 
 # ---- wss:// ------------------------------------------------------------------------------
