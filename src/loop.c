@@ -17,6 +17,7 @@
 #include "ui/console.h"
 
 #define READ_SIZE (256 * 1024)
+#define ACCEPT_BATCH 64 /* clients accepted in one turn at most */
 
 /* Listening with --http2: one client's HTTP/2 connection, whose streams
  * become connections of their own as their extended CONNECTs arrive. */
@@ -340,32 +341,47 @@ static void accept_local(struct loop *l, const struct loop_listener *ls, int fd,
     conn_start_client(c);
 }
 
-static void accept_client(struct loop *l, const struct loop_listener *ls, long now)
+/* Accepts one client; false when none is waiting. clients: how many are
+ * served (a refused one is not), kept up to date. */
+static bool accept_client(struct loop *l, const struct loop_listener *ls, long now,
+                          size_t *clients)
 {
     char name[80], err[256];
     int fd = net_accept(ls->fd, name, sizeof(name));
     if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE)
             l->accept_resume = now + 100; /* the client waits in the backlog */
-        return;
+        return false;
     }
     if (ls->dial) {
         accept_local(l, ls, fd, name);
-        return;
+        return true;
     }
     struct stream *s = ls->tls ? stream_new_tls(ls->tls, fd, NULL, err, sizeof(err))
                                : stream_new_plain(fd);
     if (!s) {
         close(fd);
-        return;
+        return true;
     }
     struct conn *c = new_conn(l, s, true, name);
     if (!c) {
         stream_free(s);
-        return;
+        return true;
     }
-    if (count_clients(l) > l->opt->max_clients)
+    if (++*clients > l->opt->max_clients) {
         conn_refuse(c, 503, "too many clients (--max-clients)");
+        --*clients;
+    }
+    return true;
+}
+
+/* A burst of clients is taken in a few turns, not one turn each. */
+static void accept_clients(struct loop *l, const struct loop_listener *ls, long now)
+{
+    size_t clients = count_clients(l);
+    for (int i = 0; i < ACCEPT_BATCH && !l->set.is_closing; i++)
+        if (!accept_client(l, ls, now, &clients))
+            break;
 }
 
 /* One turn: wait, then serve whatever is ready. Returns -1 on a fatal error. */
@@ -429,7 +445,7 @@ static int loop_turn(struct loop *l, const struct loop_listener *ls)
     end_ready(l->shared, f + w.shared, w.shared_n);
     /* A signal handled above may have begun the end: no new client then. */
     if (accepts && !l->set.is_closing && f[w.listener].revents)
-        accept_client(l, ls, now);
+        accept_clients(l, ls, now);
     if (l->set.wait_deadline && now >= l->set.wait_deadline) {
         l->set.wait_deadline = 0;
         conn_set_close_all(&l->set, WS_CLOSE_NORMAL);
