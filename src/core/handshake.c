@@ -515,11 +515,15 @@ static bool find_extra(const struct hs_client *c, const char *want, const char *
                        size_t *value_len)
 {
     for (size_t i = 0; i < c->num_headers; i++) {
-        const char *name;
-        size_t name_len;
-        if (split_header(c->headers[i], &name, &name_len, value, value_len) == 0 &&
-            http_equals(name, name_len, want))
+        const char *name, *v;
+        size_t name_len, v_len;
+        /* value is left alone unless the header is found */
+        if (split_header(c->headers[i], &name, &name_len, &v, &v_len) == 0 &&
+            http_equals(name, name_len, want)) {
+            *value = v;
+            *value_len = v_len;
             return true;
+        }
     }
     return false;
 }
