@@ -14,6 +14,7 @@
 #include "io/h2.h"
 #include "io/net.h"
 #include "io/tls.h"
+#include "io/waiter.h"
 #include "ui/console.h"
 
 #define READ_SIZE (256 * 1024)
@@ -201,6 +202,7 @@ static void loop_free(struct loop *l)
         l->shared->ops->free(l->shared);
     free(l->env.rbuf);
     free(l->fds);
+    waiter_free();
 }
 
 /* Room for n more descriptors in this turn's wait set. */
@@ -422,7 +424,7 @@ static int loop_turn(struct loop *l, const struct loop_listener *ls)
         f[nfds++] = (struct pollfd){.fd = h2_session_fd(h), .events = h2_session_poll_events(h)};
     }
 
-    int r = poll(f, (nfds_t)nfds, (int)next_timeout(l, now));
+    int r = waiter_wait(f, nfds, (int)next_timeout(l, now));
     if (r < 0 && errno != EINTR)
         return -1;
     if (r < 0)

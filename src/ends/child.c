@@ -21,6 +21,7 @@
 
 #include "ends/end.h"
 #include "io/net.h"
+#include "io/waiter.h"
 #include "ui/input.h"
 
 extern char **environ;
@@ -48,8 +49,10 @@ struct child_end {
 
 static void close_fd(int *fd)
 {
-    if (*fd >= 0)
+    if (*fd >= 0) {
+        waiter_forget(*fd);
         close(*fd);
+    }
     *fd = -1;
 }
 

@@ -15,6 +15,7 @@
 
 #include "ends/end.h"
 #include "io/net.h"
+#include "io/waiter.h"
 #include "ui/input.h"
 
 enum { FD_READ, FD_WRITE };
@@ -38,8 +39,10 @@ static void close_sock(struct sock_end *x)
 {
     net_dial_free(&x->dial);
     x->is_connecting = false;
-    if (x->fd >= 0)
+    if (x->fd >= 0) {
+        waiter_forget(x->fd);
         close(x->fd);
+    }
     x->fd = -1;
     x->reader.fd = -1;
     buf_free(&x->to_sock);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "net.h"
+#include "waiter.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -267,6 +268,7 @@ int net_dial_step(struct net_dial *d, char *err, size_t errlen)
         return 1;
     }
     d->last_errno = soerr;
+    waiter_forget(d->fd);
     close(d->fd);
     d->fd = -1;
     if (dial_next(d))

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "stream.h"
+#include "waiter.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -90,8 +91,10 @@ void stream_free(struct stream *s)
     if (!s)
         return;
     s->ops->free(s);
-    if (s->fd >= 0)
+    if (s->fd >= 0) {
+        waiter_forget(s->fd);
         close(s->fd);
+    }
     free(s);
 }
 
