@@ -108,17 +108,17 @@ static void ev_frame(void *ctx, bool is_outgoing, const struct ws_frame_header *
 static void ev_begin(void *ctx, enum ws_opcode op)
 {
     struct conn *c = ctx;
+    tap_message_begin(c->taps, false, op);
     if (c->end->ops->message_begin)
         c->end->ops->message_begin(c->end, op);
-    tap_message_begin(c->taps, false, op);
 }
 
 static void ev_data(void *ctx, const uint8_t *data, size_t len)
 {
     struct conn *c = ctx;
+    tap_message_data(c->taps, false, data, len);
     if (c->end->ops->message_data)
         c->end->ops->message_data(c->end, data, len);
-    tap_message_data(c->taps, false, data, len);
 }
 
 static void ev_end(void *ctx)
@@ -129,9 +129,10 @@ static void ev_end(void *ctx)
         ws_deflate_last_sizes(&c->ws, false, &wire, &plain);
         output_deflate_sizes(c->env->out, false, wire, plain);
     }
+    /* the taps first: what the end sends in answer comes after in a recording */
+    tap_message_end(c->taps, false);
     if (c->end->ops->message_end)
         c->end->ops->message_end(c->end);
-    tap_message_end(c->taps, false);
 }
 
 static void ev_ping(void *ctx, const uint8_t *data, size_t len)

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* tap: what watches a connection without being its local end: the recorder
  * (--record) and the expectations (--until, --count). A tap sees both
- * directions: what the peer sends (the engine's events, after the local
- * end had them) and what is sent to it
- * (conn_send_*, the engine's own pongs and close replies). One ops table
- * per kind; every op but free may be NULL. */
+ * directions: what the peer sends (the engine's events, before the local
+ * end has them, so that an answer the end sends comes after its question)
+ * and what is sent to it (conn_send_*, the engine's own pongs and close
+ * replies). One ops table per kind; every op but free may be NULL. */
 #ifndef WSC_TAP_H
 #define WSC_TAP_H
 
