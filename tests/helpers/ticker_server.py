@@ -15,6 +15,7 @@ sends, and {"event":"end","code":C,"reason":R} with the close the client sent (c
 when there was none)."""
 import argparse
 import asyncio
+import http
 import json
 
 import websockets
@@ -65,7 +66,7 @@ def main():
 
     async def refuse(path, headers):
         if a.refuse:
-            return a.refuse, [], b"refused\n"
+            return http.HTTPStatus(a.refuse), [], b"refused\n"
         return None
 
     async def run():
