@@ -23,13 +23,24 @@
 
 struct relay_end;
 
+/* A message on its way from one side to the other. Each piece goes as a
+ * frame, but the last piece received is held until the next one or the
+ * end comes, so that a message that arrived in one piece leaves as one
+ * frame (peers see the framing they sent, in the common case), and memory
+ * holds one piece at most. */
+struct crossing {
+    bool in_message, is_first;
+    enum ws_opcode op;
+    struct buf held; /* owned */
+};
+
+
 /* The upstream connection's local end: what the upstream sends goes to the
  * client. */
 struct relay_up {
     struct local_end base;
     struct relay_end *relay; /* the client's end, which owns the upstream */
-    bool in_message, is_first;
-    enum ws_opcode op;
+    struct crossing msg;     /* the upstream's message on its way to the client */
 };
 
 struct relay_end {
@@ -46,41 +57,45 @@ struct relay_end {
     long connect_deadline;
     struct conn *up;      /* owned */
     char refusal[600];    /* the upstream failed before its conn existed */
-    bool in_message, is_first; /* a client's message being relayed */
-    enum ws_opcode op;
+    struct crossing msg;  /* the client's message on its way to the upstream */
 };
 
 /* ---- one message across, frame by frame ---- */
 
-static void across_begin(bool *in_message, bool *is_first, enum ws_opcode *keep,
-                         enum ws_opcode op)
+static void across_begin(struct crossing *x, enum ws_opcode op)
 {
-    *in_message = true;
-    *is_first = true;
-    *keep = op;
+    x->in_message = true;
+    x->is_first = true;
+    x->op = op;
+    buf_clear(&x->held);
 }
 
-static void across_data(struct conn *to, bool *is_first, enum ws_opcode op, const uint8_t *p,
-                        size_t len)
-{
-    if (!len || !to || to->phase != CONN_OPEN)
-        return;
-    conn_send_frame(to, *is_first ? op : WS_OP_CONT, false, p, len);
-    *is_first = false;
-}
-
-static void across_end(struct conn *to, bool *in_message, bool *is_first, enum ws_opcode op)
+static void send_held(struct conn *to, struct crossing *x, bool is_final)
 {
     if (to && to->phase == CONN_OPEN)
-        conn_send_frame(to, *is_first ? op : WS_OP_CONT, true, NULL, 0);
-    *in_message = false;
+        conn_send_frame(to, x->is_first ? x->op : WS_OP_CONT, is_final, buf_head(&x->held),
+                        buf_size(&x->held));
+    x->is_first = false;
+    buf_clear(&x->held);
 }
 
-/* A message cut short on one side: the other side's is closed off. */
-static void across_abort(struct conn *to, bool *in_message, bool *is_first, enum ws_opcode op)
+static void across_data(struct conn *to, struct crossing *x, const uint8_t *p, size_t len)
 {
-    if (*in_message)
-        across_end(to, in_message, is_first, op);
+    if (!len || !x->in_message)
+        return;
+    if (buf_size(&x->held))
+        send_held(to, x, false);
+    if (buf_append(&x->held, p, len) != 0 && to)
+        conn_close(to, WS_CLOSE_INTERNAL, "out of memory");
+}
+
+static void across_end(struct conn *to, struct crossing *x)
+{
+    if (!x->in_message)
+        return;
+    send_held(to, x, true);
+    x->in_message = false;
+    buf_free(&x->held); /* a large piece's memory is given back at once */
 }
 
 static void close_with(struct conn *to, unsigned code, const uint8_t *reason, size_t len)
@@ -112,26 +127,18 @@ static int up_open(struct local_end *e, const struct conn_request *req, char *er
 
 static void up_begin(struct local_end *e, enum ws_opcode op)
 {
-    struct relay_up *u = up_of(e);
-    across_begin(&u->in_message, &u->is_first, &u->op, op);
+    across_begin(&up_of(e)->msg, op);
 }
 
 static void up_data(struct local_end *e, const uint8_t *p, size_t len)
 {
-    struct relay_up *u = up_of(e);
-    across_data(client_of(e), &u->is_first, u->op, p, len);
+    across_data(client_of(e), &up_of(e)->msg, p, len);
 }
 
+/* A message cut short on one side is ended on the other (the close follows). */
 static void up_message_end(struct local_end *e)
 {
-    struct relay_up *u = up_of(e);
-    across_end(client_of(e), &u->in_message, &u->is_first, u->op);
-}
-
-static void up_abort(struct local_end *e)
-{
-    struct relay_up *u = up_of(e);
-    across_abort(client_of(e), &u->in_message, &u->is_first, u->op);
+    across_end(client_of(e), &up_of(e)->msg);
 }
 
 static void up_peer_close(struct local_end *e, unsigned code, const uint8_t *reason, size_t len)
@@ -160,6 +167,7 @@ static void up_conn_ended(struct local_end *e)
 
 static void up_free(struct local_end *e)
 {
+    buf_free(&up_of(e)->msg.held);
     free(e);
 }
 
@@ -169,7 +177,7 @@ static const struct local_end_ops up_ops = {
     .message_begin = up_begin,
     .message_data = up_data,
     .message_end = up_message_end,
-    .message_abort = up_abort,
+    .message_abort = up_message_end,
     .peer_close = up_peer_close,
     .can_take = up_can_take,
     .conn_ended = up_conn_ended,
@@ -328,6 +336,7 @@ static void start_upstream(struct relay_end *x, int fd)
     }
     u->base.ops = &up_ops;
     u->relay = x;
+    buf_init(&u->msg.held, 0);
     conn_set_end(x->up, &u->base);
     conn_start_client(x->up);
 }
@@ -400,26 +409,19 @@ static void relay_on_tick(struct local_end *e, long now)
 
 static void relay_begin(struct local_end *e, enum ws_opcode op)
 {
-    struct relay_end *x = re_of(e);
-    across_begin(&x->in_message, &x->is_first, &x->op, op);
+    across_begin(&re_of(e)->msg, op);
 }
 
 static void relay_data(struct local_end *e, const uint8_t *p, size_t len)
 {
     struct relay_end *x = re_of(e);
-    across_data(x->up, &x->is_first, x->op, p, len);
+    across_data(x->up, &x->msg, p, len);
 }
 
 static void relay_message_end(struct local_end *e)
 {
     struct relay_end *x = re_of(e);
-    across_end(x->up, &x->in_message, &x->is_first, x->op);
-}
-
-static void relay_abort(struct local_end *e)
-{
-    struct relay_end *x = re_of(e);
-    across_abort(x->up, &x->in_message, &x->is_first, x->op);
+    across_end(x->up, &x->msg);
 }
 
 static void relay_peer_close(struct local_end *e, unsigned code, const uint8_t *reason,
@@ -465,6 +467,7 @@ static void relay_free(struct local_end *e)
         free(x->protocols[i]);
     free(x->headers[0]);
     free(x->headers[1]);
+    buf_free(&x->msg.held);
     free(x);
 }
 
@@ -474,7 +477,7 @@ static const struct local_end_ops relay_ops = {
     .message_begin = relay_begin,
     .message_data = relay_data,
     .message_end = relay_message_end,
-    .message_abort = relay_abort,
+    .message_abort = relay_message_end,
     .peer_close = relay_peer_close,
     .can_take = relay_can_take,
     .poll_fds = relay_poll_fds,
@@ -495,6 +498,7 @@ struct local_end *relay_end_new(const struct options *opt)
     x->base.ops = &relay_ops;
     x->opt = opt;
     x->dial.fd = -1;
+    buf_init(&x->msg.held, 0);
     if (url_parse(opt->to, &x->url, err, sizeof(err)) != 0) {
         free(x); /* checked before listening: not reached */
         return NULL;

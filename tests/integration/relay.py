@@ -167,9 +167,9 @@ def trace_shows_both_legs():
     err = relay.err.decode()
     legs = [bool(re.search(pat, err, re.M)) for pat in (
         r"^wsc: << TEXT .* masked len=13",     # from the client (compressed)
-        r"^wsc: >> TEXT .* masked len=11",     # to the upstream
+        r"^wsc: >> TEXT fin=1 .* masked len=11",  # to the upstream, one frame
         r"^wsc: << TEXT .* unmasked len=6",    # the upstream's answer
-        r"^wsc: >> TEXT .* unmasked len=12")]  # to the client (compressed)
+        r"^wsc: >> TEXT fin=1 .* unmasked len=6")]  # to the client, one frame
     t.is_(legs, [True] * 4, "--trace: the message and its answer show on both legs",
           err[-1500:])
 
