@@ -535,6 +535,10 @@ void conn_answer(struct conn *c, int status, const char *subprotocol, const char
     struct http_head h;
     int head_len = http_parse_request((const char *)buf_head(&c->in), buf_size(&c->in),
                                       HTTP_MAX_HEAD, &h);
+    if (status == 101 && c->is_closing) { /* the run ended while the answer was held */
+        status = 503;
+        why = "the server is closing";
+    }
     bool ok = status == 101;
     if (ok) {
         snprintf(r.subprotocol, sizeof(r.subprotocol), "%s", subprotocol ? subprotocol : "");
