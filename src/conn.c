@@ -12,6 +12,7 @@
 #include "io/h2.h"
 #include "io/net.h"
 #include "io/random.h"
+#include "taps/tap.h"
 
 #define DRAIN_MS 2000        /* client: wait for the server's TCP close */
 #define DEFLATE_MIN_SIZE 128 /* smaller single-frame messages are not worth zlib's time */
@@ -47,6 +48,7 @@ static void end_message_abort(struct conn *c)
 {
     if (c->end && c->end->ops->message_abort)
         c->end->ops->message_abort(c->end);
+    tap_message_abort(c->taps, false);
 }
 
 static void end_conn_ended(struct conn *c)
@@ -54,6 +56,9 @@ static void end_conn_ended(struct conn *c)
     if (c->has_told_end)
         return;
     c->has_told_end = true;
+    if (c->is_sending_message)
+        tap_message_abort(c->taps, true);
+    tap_ended(c->taps);
     if (c->end && c->end->ops->conn_ended)
         c->end->ops->conn_ended(c->end);
 }
@@ -102,6 +107,7 @@ static void ev_frame(void *ctx, bool is_outgoing, const struct ws_frame_header *
 static void ev_begin(void *ctx, enum ws_opcode op)
 {
     struct conn *c = ctx;
+    tap_message_begin(c->taps, false, op);
     if (c->end->ops->message_begin)
         c->end->ops->message_begin(c->end, op);
 }
@@ -109,6 +115,7 @@ static void ev_begin(void *ctx, enum ws_opcode op)
 static void ev_data(void *ctx, const uint8_t *data, size_t len)
 {
     struct conn *c = ctx;
+    tap_message_data(c->taps, false, data, len);
     if (c->end->ops->message_data)
         c->end->ops->message_data(c->end, data, len);
 }
@@ -121,6 +128,8 @@ static void ev_end(void *ctx)
         ws_deflate_last_sizes(&c->ws, false, &wire, &plain);
         output_deflate_sizes(c->env->out, false, wire, plain);
     }
+    /* the taps first: what the end sends in answer comes after in a recording */
+    tap_message_end(c->taps, false);
     if (c->end->ops->message_end)
         c->end->ops->message_end(c->end);
 }
@@ -128,6 +137,9 @@ static void ev_end(void *ctx)
 static void ev_ping(void *ctx, const uint8_t *data, size_t len)
 {
     struct conn *c = ctx;
+    tap_control(c->taps, false, WS_OP_PING, data, len);
+    if (c->ws.state == WS_STATE_OPEN) /* the engine has answered it */
+        tap_control(c->taps, true, WS_OP_PONG, data, len);
     if (c->end->ops->control)
         c->end->ops->control(c->end, WS_OP_PING, data, len);
 }
@@ -136,6 +148,7 @@ static void ev_pong(void *ctx, const uint8_t *data, size_t len)
 {
     struct conn *c = ctx;
     c->pong_deadline = 0; /* any pong shows the peer is alive */
+    tap_control(c->taps, false, WS_OP_PONG, data, len);
     if (c->ping_sent_at && len == c->ping_len && !memcmp(data, c->ping_payload, len)) {
         note(c->env->out, "pong after %ld ms", net_now_ms() - c->ping_sent_at);
         c->ping_sent_at = 0;
@@ -148,6 +161,9 @@ static void ev_pong(void *ctx, const uint8_t *data, size_t len)
 static void ev_close(void *ctx, unsigned code, const uint8_t *reason, size_t len)
 {
     struct conn *c = ctx;
+    tap_close(c->taps, false, code, reason, len);
+    if (c->ws.closed_by_peer) /* the engine has answered it, echoing the code */
+        tap_close(c->taps, true, c->ws.sent_close_code, NULL, 0);
     if (c->end->ops->peer_close)
         c->end->ops->peer_close(c->end, code, reason, len);
     c->res.close_code = code;
@@ -196,16 +212,28 @@ bool conn_can_send(const struct conn *c)
 
 int conn_send_frame(struct conn *c, enum ws_opcode op, bool is_final, const void *p, size_t len)
 {
-    if (c->phase != CONN_OPEN)
+    if (c->phase != CONN_OPEN || ws_send_frame(&c->ws, op, is_final, p, len) != 0)
         return -1;
-    return ws_send_frame(&c->ws, op, is_final, p, len);
+    if (op != WS_OP_CONT && !c->is_sending_message) {
+        tap_message_begin(c->taps, true, op);
+        c->is_sending_message = true;
+    }
+    tap_message_data(c->taps, true, p, len);
+    if (is_final && c->is_sending_message) {
+        tap_message_end(c->taps, true);
+        c->is_sending_message = false;
+    }
+    return 0;
 }
 
 int conn_send_message(struct conn *c, enum ws_opcode op, const void *p, size_t len)
 {
-    if (c->phase != CONN_OPEN)
+    if (c->phase != CONN_OPEN || ws_send_message(&c->ws, op, p, len) != 0)
         return -1;
-    return ws_send_message(&c->ws, op, p, len);
+    tap_message_begin(c->taps, true, op);
+    tap_message_data(c->taps, true, p, len);
+    tap_message_end(c->taps, true);
+    return 0;
 }
 
 int conn_send_ping(struct conn *c, const void *p, size_t len, bool is_timed)
@@ -219,14 +247,18 @@ int conn_send_ping(struct conn *c, const void *p, size_t len, bool is_timed)
         c->ping_len = len;
         c->ping_sent_at = net_now_ms();
     }
-    return ws_send_ping(&c->ws, p, len);
+    if (ws_send_ping(&c->ws, p, len) != 0)
+        return -1;
+    tap_control(c->taps, true, WS_OP_PING, p, len);
+    return 0;
 }
 
 int conn_send_pong(struct conn *c, const void *p, size_t len)
 {
-    if (c->phase != CONN_OPEN)
+    if (c->phase != CONN_OPEN || ws_send_pong(&c->ws, p, len) != 0)
         return -1;
-    return ws_send_pong(&c->ws, p, len);
+    tap_control(c->taps, true, WS_OP_PONG, p, len);
+    return 0;
 }
 
 int conn_send_raw(struct conn *c, const struct ws_frame_header *h, const void *p)
@@ -241,7 +273,9 @@ void conn_close(struct conn *c, unsigned code, const char *reason)
     c->is_closing = true;
     if (!c->has_ws || c->ws.state != WS_STATE_OPEN)
         return;
-    ws_send_close(&c->ws, code, reason, reason ? strlen(reason) : 0);
+    size_t len = reason ? strlen(reason) : 0;
+    ws_send_close(&c->ws, code, reason, len);
+    tap_close(c->taps, true, code ? code : WS_CLOSE_NO_STATUS, (const uint8_t *)reason, len);
     c->res.sent_code = code;
     c->deadline = ms_from(c->env->opt->close_timeout);
 }
@@ -271,12 +305,36 @@ void conn_set_end(struct conn *c, struct local_end *e)
     e->conn = c;
 }
 
+void conn_add_tap(struct conn *c, struct conn_tap *t)
+{
+    struct conn_tap **at = &c->taps;
+    while (*at)
+        at = &(*at)->next;
+    *at = t;
+    t->conn = c;
+    t->next = NULL;
+}
+
+void conn_fail_expectation(struct conn *c, const char *fmt, ...)
+{
+    if (c->res.unmet[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->res.unmet, sizeof(c->res.unmet), fmt, ap);
+    va_end(ap);
+    if (c->is_server)
+        error_line("client %u: %s", c->id, c->res.unmet);
+}
+
 void conn_free(struct conn *c)
 {
     if (c->res.kind == OUTCOME_CLOSED)
         stream_shutdown(c->stream); /* TLS close_notify after a clean close */
     if (c->end)
         c->end->ops->free(c->end);
+    tap_free_all(c->taps);
+    free(c->held);
     if (c->has_ws)
         ws_free(&c->ws);
     buf_free(&c->in);
@@ -319,9 +377,12 @@ int conn_start_client(struct conn *c)
 
 static void feed_engine(struct conn *c, uint8_t *data, size_t len)
 {
+    bool was_open = c->ws.state == WS_STATE_OPEN;
     int rc = ws_feed(&c->ws, data, len);
     if (rc != 0)
         end_message_abort(c);
+    if (rc != 0 && was_open && c->ws.state == WS_STATE_FAILED)
+        tap_close(c->taps, true, c->ws.error.code, NULL, 0);
     if (rc != 0 && c->ws.state == WS_STATE_FAILED && c->res.kind == OUTCOME_NONE) {
         c->res.kind = OUTCOME_PROTOCOL;
         snprintf(c->res.message, sizeof(c->res.message), "%s", c->ws.error.reason);
@@ -332,6 +393,7 @@ static void feed_engine(struct conn *c, uint8_t *data, size_t len)
 /* The WebSocket is open: the local end starts (a process, a connection). */
 static void open_end(struct conn *c, const struct conn_request *req)
 {
+    tap_open(c->taps, req);
     char err[256] = "";
     if (!c->end->ops->open || c->end->ops->open(c->end, req, err, sizeof(err)) == 0)
         return;
@@ -369,9 +431,9 @@ static void client_handshake_checked(struct conn *c, int rc, size_t head_len)
     }
     buf_consume(&c->in, head_len);
     open_engine(c, WS_ROLE_CLIENT, c->res.hs.has_deflate ? &c->res.hs.deflate : NULL);
-    for (size_t i = 0; i < opt->num_execute; i++)
-        ws_send_message(&c->ws, WS_OP_TEXT, opt->execute[i], strlen(opt->execute[i]));
     open_end(c, NULL);
+    for (size_t i = 0; i < opt->num_execute; i++)
+        conn_send_message(c, WS_OP_TEXT, opt->execute[i], strlen(opt->execute[i]));
     /* Frames that came in the same packet as the 101 are not lost. */
     if (buf_size(&c->in) && c->phase == CONN_OPEN)
         feed_engine(c, (uint8_t *)buf_head(&c->in), buf_size(&c->in));
@@ -432,6 +494,53 @@ static int check_access(struct conn *c, const struct http_head *h, char *why, si
     return 0;
 }
 
+/* Answers the request (h points into c->in): the 101 and the engine, or
+ * the refusal in r. */
+static void server_answer(struct conn *c, const struct http_head *h, struct hs_server_result *r,
+                          bool ok, size_t head_len)
+{
+    const struct options *opt = c->env->opt;
+    if (hs_build_response(r, &c->hs_out) != 0) {
+        finish(c, OUTCOME_IO, "out of memory");
+        return;
+    }
+    verbose_head(c, '>', (const char *)buf_head(&c->hs_out), buf_size(&c->hs_out));
+    if (!ok) {
+        note(c->env->out, "client %u refused: %s", c->id, r->error);
+        c->close_after_write = true;
+        finish(c, OUTCOME_HANDSHAKE, "%s", r->error);
+        return;
+    }
+    char remote[64], local[64];
+    struct conn_request req = {.head = h, .remote_addr = remote, .local_addr = local,
+                               .is_tls = opt->cert_file != NULL};
+    net_address(c->stream->fd, true, remote, sizeof(remote), &req.remote_port);
+    net_address(c->stream->fd, false, local, sizeof(local), &req.local_port);
+    if (!opt->is_echo || opt->verbose)
+        note(c->env->out, "client %u connected from %s", c->id, c->name);
+    open_engine(c, WS_ROLE_SERVER, r->has_deflate ? &r->deflate : NULL);
+    if (c->phase == CONN_OPEN)
+        open_end(c, &req); /* h points into c->in: before the head is consumed */
+    buf_consume(&c->in, head_len);
+    /* Frames that came with the head stay in c->in until feed_early_frames(). */
+}
+
+/* The local end may hold the answer back (the relay, until its upstream has
+ * answered): the request stays in c->in and nothing more is read. */
+static bool hold_answer(struct conn *c, const struct http_head *h, struct hs_server_result *r)
+{
+    if (!c->end->ops->hold_answer || !c->end->ops->hold_answer(c->end, h))
+        return false;
+    c->held = malloc(sizeof(*c->held));
+    if (!c->held) {
+        finish(c, OUTCOME_IO, "out of memory");
+        return true;
+    }
+    *c->held = *r;
+    c->deadline = 0; /* the end bounds its own wait */
+    return true;
+}
+
 static void server_handshake_done(struct conn *c, size_t head_len)
 {
     const struct options *opt = c->env->opt;
@@ -452,32 +561,45 @@ static void server_handshake_done(struct conn *c, size_t head_len)
             ok = false;
         }
     }
-    if (hs_build_response(&r, &c->hs_out) != 0) {
-        finish(c, OUTCOME_IO, "out of memory");
+    if (ok && hold_answer(c, &h, &r))
         return;
-    }
-    verbose_head(c, '>', (const char *)buf_head(&c->hs_out), buf_size(&c->hs_out));
-    if (!ok) {
-        note(c->env->out, "client %u refused: %s", c->id, r.error);
-        c->close_after_write = true;
-        finish(c, OUTCOME_HANDSHAKE, "%s", r.error);
-        return;
-    }
-    char remote[64], local[64];
-    struct conn_request req = {.head = &h, .remote_addr = remote, .local_addr = local,
-                               .is_tls = opt->cert_file != NULL};
-    net_address(c->stream->fd, true, remote, sizeof(remote), &req.remote_port);
-    net_address(c->stream->fd, false, local, sizeof(local), &req.local_port);
-    if (!opt->is_echo || opt->verbose)
-        note(c->env->out, "client %u connected from %s", c->id, c->name);
-    open_engine(c, WS_ROLE_SERVER, r.has_deflate ? &r.deflate : NULL);
-    if (c->phase == CONN_OPEN)
-        open_end(c, &req); /* h points into c->in: before the head is consumed */
-    buf_consume(&c->in, head_len);
-    /* Frames that came with the head stay in c->in until feed_early_frames(). */
+    server_answer(c, &h, &r, ok, head_len);
 }
 
 static int respond_h2(struct conn *c, const struct hs_server_result *r, bool ok);
+static void server_answer_h2(struct conn *c, const struct http_head *h,
+                             const struct hs_server_result *r, bool ok);
+
+void conn_answer(struct conn *c, int status, const char *subprotocol, const char *why)
+{
+    if (!c->held || c->phase != CONN_HANDSHAKE)
+        return;
+    struct hs_server_result r = *c->held;
+    free(c->held);
+    c->held = NULL;
+    struct http_head h;
+    if (h2_is_stream(c->stream) && h2_stream_request(c->stream, &h) != 0) {
+        stream_failed(c, OUTCOME_HANDSHAKE);
+        return;
+    }
+    int head_len = h2_is_stream(c->stream) ? 0 : http_parse_request((const char *)buf_head(&c->in), buf_size(&c->in),
+                                      HTTP_MAX_HEAD, &h);
+    if (status == 101 && c->is_closing) { /* the run ended while the answer was held */
+        status = 503;
+        why = "the server is closing";
+    }
+    bool ok = status == 101;
+    if (ok) {
+        snprintf(r.subprotocol, sizeof(r.subprotocol), "%s", subprotocol ? subprotocol : "");
+    } else {
+        r.status = status;
+        snprintf(r.error, sizeof(r.error), "%s", why ? why : http_status_text(status));
+    }
+    if (h2_is_stream(c->stream))
+        server_answer_h2(c, &h, &r, ok);
+    else
+        server_answer(c, &h, &r, ok, (size_t)head_len);
+}
 
 /* RFC 8441 5: over HTTP/2 the request is the stream's header list, and a
  * 200 without Sec-WebSocket-Accept answers it. */
@@ -485,6 +607,8 @@ static void server_handshake_h2(struct conn *c)
 {
     const struct options *opt = c->env->opt;
     struct http_head h;
+    if (c->held)
+        return; /* the local end holds the answer back */
     if (h2_stream_request(c->stream, &h) != 0) {
         stream_failed(c, OUTCOME_HANDSHAKE);
         return;
@@ -511,26 +635,36 @@ static void server_handshake_h2(struct conn *c)
             ok = false;
         }
     }
-    if (respond_h2(c, &r, ok) != 0) {
+    if (ok && hold_answer(c, &h, &r))
+        return;
+    server_answer_h2(c, &h, &r, ok);
+}
+
+/* The answer to an extended CONNECT, and on 200 the WebSocket opens. */
+static void server_answer_h2(struct conn *c, const struct http_head *h,
+                             const struct hs_server_result *r, bool ok)
+{
+    const struct options *opt = c->env->opt;
+    if (respond_h2(c, r, ok) != 0) {
         conn_abort(c, OUTCOME_IO, "cannot answer the HTTP/2 request");
         return;
     }
     if (!ok) {
-        note(c->env->out, "client %u refused: %s", c->id, r.error);
+        note(c->env->out, "client %u refused: %s", c->id, r->error);
         c->close_after_write = true;
-        finish(c, OUTCOME_HANDSHAKE, "%s", r.error);
+        finish(c, OUTCOME_HANDSHAKE, "%s", r->error);
         c->phase = CONN_DONE; /* the answer ends the stream by itself */
         return;
     }
     char remote[64], local[64];
-    struct conn_request req = {.head = &h, .remote_addr = remote, .local_addr = local,
+    struct conn_request req = {.head = h, .remote_addr = remote, .local_addr = local,
                                .is_tls = opt->cert_file != NULL};
     net_address(c->stream->fd, true, remote, sizeof(remote), &req.remote_port);
     net_address(c->stream->fd, false, local, sizeof(local), &req.local_port);
     if (!opt->is_echo || opt->verbose)
         note(c->env->out, "client %u connected from %s (HTTP/2 stream %d)", c->id, c->name,
              (int)h2_stream_id(c->stream));
-    open_engine(c, WS_ROLE_SERVER, r.has_deflate ? &r.deflate : NULL);
+    open_engine(c, WS_ROLE_SERVER, r->has_deflate ? &r->deflate : NULL);
     if (c->phase == CONN_OPEN)
         open_end(c, &req);
 }
@@ -784,7 +918,7 @@ static void check_keepalive(struct conn *c, long now)
     }
     if (c->next_ping && now >= c->next_ping) {
         static const char payload[] = "wsc keepalive";
-        ws_send_ping(&c->ws, payload, sizeof(payload) - 1);
+        conn_send_ping(c, payload, sizeof(payload) - 1, false);
         if (!c->pong_deadline)
             c->pong_deadline = ms_from(opt->ping_timeout);
         c->next_ping = ms_from(opt->ping_interval);
@@ -818,8 +952,8 @@ static void check_timer(struct conn *c, long now)
 
 int conn_poll(const struct conn *c, short *events)
 {
-    if (c->phase == CONN_DONE)
-        return -1;
+    if (c->phase == CONN_DONE || c->held)
+        return -1; /* held: the request is answered when the end says */
     bool want_read = !c->eof && (c->phase != CONN_OPEN || buf_size(&c->ws.out) < CONN_HIGH_WATER);
     bool want_write = has_output(c);
     bool is_held = !end_takes(c);

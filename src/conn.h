@@ -48,6 +48,7 @@ struct conn_result {
     char message[600];       /* what went wrong, for OUTCOME_* errors */
     bool input_failed;       /* the message is about stdin */
     bool was_closing;        /* we had started to close (end of input, Ctrl-C, /close) */
+    char unmet[600];         /* an expectation, script or replay not met: why (exit 7) */
 };
 
 /* What every connection of one run shares. */
@@ -78,6 +79,7 @@ enum conn_phase {
 };
 
 struct local_end;
+struct conn_tap;
 
 struct conn {
     struct conn_env *env;
@@ -104,6 +106,10 @@ struct conn {
     bool is_closing;            /* we asked to close (end of input, Ctrl-C, /close) */
     bool has_told_end;          /* the end has heard that the connection is over */
     bool is_h2_preface;         /* listening: the client speaks HTTP/2; see conn_take_h2 */
+    bool is_sending_message;    /* a message we send is between its first and last frame */
+    bool is_run_over;           /* --timeout passed: the close is the run's end */
+    struct hs_server_result *held; /* server: the answer the local end holds back; owned */
+    struct conn_tap *taps;      /* what watches the connection (taps/tap.h); owned */
     struct conn_result res;
 };
 
@@ -114,10 +120,18 @@ void conn_free(struct conn *c);
 /* Gives the connection its local end (owned from now on). */
 void conn_set_end(struct conn *c, struct local_end *e);
 
+/* Adds a tap, which sees both directions from now on (owned from now on). */
+void conn_add_tap(struct conn *c, struct conn_tap *t);
+
 /* Client role: queues the opening request, with a fresh nonce. */
 int conn_start_client(struct conn *c);
 /* Server role: refuses the client with an HTTP status and hangs up. */
 void conn_refuse(struct conn *c, int status, const char *why);
+
+/* Server role: the local end held the answer to the request (its
+ * hold_answer op); it gives it now. status 101 accepts, with the subprotocol
+ * the end chose (NULL or "": none); anything else refuses with why. */
+void conn_answer(struct conn *c, int status, const char *subprotocol, const char *why);
 
 /* The descriptor to wait on (-1: none this turn) and its poll events. */
 int conn_poll(const struct conn *c, short *events);
@@ -149,6 +163,10 @@ void conn_close(struct conn *c, unsigned code, const char *reason);
 /* Records how the connection ended, if nothing was recorded yet. */
 void conn_set_outcome(struct conn *c, enum conn_outcome kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* An expectation, the script or the replay was not met (the first reason
+ * wins; exit status 7); listening, the line is said at once. */
+void conn_fail_expectation(struct conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Ends the connection at once (interrupted, or its end failed beyond a close). */
 void conn_abort(struct conn *c, enum conn_outcome kind, const char *why);
 

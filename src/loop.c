@@ -35,6 +35,7 @@ struct loop {
     size_t cap;
     struct local_end *shared;   /* stdin or the console, feeding every connection; owned */
     struct stdout_hub hub;
+    const struct end_plan *plan; /* borrowed */
     unsigned next_id;
     int interrupts;
     bool output_gone;           /* stdout failed: closing */
@@ -106,7 +107,7 @@ static int add_conn(struct loop *l, struct conn *c)
 static struct conn *new_conn(struct loop *l, struct stream *s, bool is_server, const char *name)
 {
     struct conn *c = conn_new(&l->env, ++l->next_id, s, is_server, name);
-    struct local_end *e = c ? end_for_options(l->opt, &l->hub) : NULL;
+    struct local_end *e = c ? end_for_options(l->opt, l->plan, &l->hub) : NULL;
     if (!e || add_conn(l, c) != 0) {
         if (e)
             e->ops->free(e);
@@ -114,6 +115,8 @@ static struct conn *new_conn(struct loop *l, struct stream *s, bool is_server, c
         return NULL;
     }
     conn_set_end(c, e);
+    if (end_plan_attach_taps(l->plan, c) != 0)
+        conn_abort(c, OUTCOME_IO, "out of memory");
     return c;
 }
 
@@ -168,11 +171,13 @@ static void output_gone(struct loop *l)
 
 /* ---- the loop ---- */
 
-static int loop_init(struct loop *l, const struct options *opt, struct output *out,
-                     struct input *in)
+static int loop_init(struct loop *l, const struct options *opt, const struct end_plan *plan,
+                     struct output *out, struct input *in)
 {
     memset(l, 0, sizeof(*l));
     l->opt = opt;
+    l->plan = plan;
+    l->set.run_deadline = plan ? plan->deadline : 0;
     l->out = out;
     l->hub = (struct stdout_hub){.opt = opt, .out = out};
     l->env = (struct conn_env){.opt = opt, .out = out, .rbuf_size = READ_SIZE};
@@ -181,7 +186,7 @@ static int loop_init(struct loop *l, const struct options *opt, struct output *o
         return -1;
     bool is_interactive = out->is_interactive && end_uses_stdio(opt);
     if (is_interactive)
-        l->shared = prompt_end_new(&l->set, opt, out);
+        l->shared = prompt_end_new(&l->set, opt, &l->hub);
     else if (in)
         l->shared = pipe_end_new(in, &l->set, opt);
     else
@@ -243,9 +248,9 @@ static long next_timeout(const struct loop *l, long now)
     long next = -1;
     for (size_t i = 0; i < l->set.num; i++)
         next = earliest(next, conn_next_deadline(l->set.items[i], now));
-    long at[3] = {l->set.wait_deadline, end_deadline(l->shared),
-                  l->accept_resume > now ? l->accept_resume : 0};
-    for (size_t k = 0; k < 3; k++)
+    long at[4] = {l->set.wait_deadline, end_deadline(l->shared),
+                  l->accept_resume > now ? l->accept_resume : 0, l->set.run_deadline};
+    for (size_t k = 0; k < 4; k++)
         if (at[k])
             next = earliest(next, at[k] > now ? at[k] - now : 0);
     return next;
@@ -338,6 +343,8 @@ static void accept_local(struct loop *l, const struct loop_listener *ls, int fd,
         return;
     }
     conn_set_end(c, e);
+    if (end_plan_attach_taps(l->plan, c) != 0)
+        conn_abort(c, OUTCOME_IO, "out of memory");
     if (!l->opt->is_quiet)
         note(l->out, "connection %u from %s", c->id, name);
     conn_start_client(c);
@@ -452,6 +459,10 @@ static int loop_turn(struct loop *l, const struct loop_listener *ls)
         l->set.wait_deadline = 0;
         conn_set_close_all(&l->set, WS_CLOSE_NORMAL);
     }
+    if (l->set.run_deadline && now >= l->set.run_deadline) {
+        l->set.run_deadline = 0;
+        conn_set_run_over(&l->set, l->opt);
+    }
     if (l->shared && l->shared->ops->on_tick)
         l->shared->ops->on_tick(l->shared, now);
     for (size_t i = 0; i < l->set.num; i++)
@@ -459,12 +470,13 @@ static int loop_turn(struct loop *l, const struct loop_listener *ls)
     return 0;
 }
 
-void loop_run_client(struct stream *s, const struct options *opt, struct hs_client *hs,
-                     struct input *in, struct output *out, struct conn_result *res)
+void loop_run_client(struct stream *s, const struct options *opt, const struct end_plan *plan,
+                     struct hs_client *hs, struct input *in, struct output *out,
+                     struct conn_result *res)
 {
     struct loop l;
     memset(res, 0, sizeof(*res));
-    int rc = loop_init(&l, opt, out, in);
+    int rc = loop_init(&l, opt, plan, out, in);
     l.env.hs = hs;
     struct conn *c = rc == 0 ? new_conn(&l, s, false, "server") : NULL;
     if (!c) {
@@ -553,6 +565,7 @@ static void sweep(struct loop *l)
             start_session(l, c);
             conn_free(c);
         } else if (conn_is_finished(c)) {
+            l->set.has_unmet |= c->res.unmet[0] != 0;
             report_server_end(l, c);
             conn_free(c);
         } else {
@@ -563,7 +576,8 @@ static void sweep(struct loop *l)
 }
 
 enum server_end loop_run_server(const struct loop_listener *ls, const struct options *opt,
-                                struct hs_client *hs, struct output *out)
+                                const struct end_plan *plan, struct hs_client *hs,
+                                struct output *out)
 {
     struct loop l;
     struct input in;
@@ -572,7 +586,7 @@ enum server_end loop_run_server(const struct loop_listener *ls, const struct opt
     bool uses_stdin = end_uses_stdio(opt) && !out->is_interactive;
     if (uses_stdin)
         input_init(&in, STDIN_FILENO, opt, NULL, NULL);
-    int rc = loop_init(&l, opt, out, uses_stdin ? &in : NULL);
+    int rc = loop_init(&l, opt, plan, out, uses_stdin ? &in : NULL);
     l.env.hs = hs;
     if (rc != 0)
         error_line("out of memory");
@@ -583,12 +597,12 @@ enum server_end loop_run_server(const struct loop_listener *ls, const struct opt
         sweep(&l);
         sweep_sessions(&l, false);
     }
-    bool input_failed = l.set.input_failed;
+    bool input_failed = l.set.input_failed, has_unmet = l.set.has_unmet;
     int interrupts = l.interrupts;
     loop_free(&l);
     if (uses_stdin)
         input_free(&in);
     if (rc != 0 || input_failed)
         return SERVER_FAILED;
-    return interrupts >= 2 ? SERVER_INTERRUPTED : SERVER_OK;
+    return interrupts >= 2 ? SERVER_INTERRUPTED : has_unmet ? SERVER_UNMET : SERVER_OK;
 }

@@ -16,9 +16,11 @@
 #include "ui/output.h"
 
 /* Client: runs one connection on an already connected stream until it ends.
- * in may be NULL (nothing to read from stdin). */
-void loop_run_client(struct stream *s, const struct options *opt, struct hs_client *hs,
-                     struct input *in, struct output *out, struct conn_result *res);
+ * in may be NULL (nothing to read from stdin); plan may be NULL. */
+struct end_plan;
+void loop_run_client(struct stream *s, const struct options *opt, const struct end_plan *plan,
+                     struct hs_client *hs, struct input *in, struct output *out,
+                     struct conn_result *res);
 
 /* What a listening socket accepts: WebSocket clients (-l, TLS with tls),
  * or local clients each joined to a new WebSocket that dial opens
@@ -31,11 +33,14 @@ struct loop_listener {
     void *dial_ctx;
 };
 
-/* Accepts clients until interrupted, or until stdin or stdout fails.
- * SERVER_FAILED has been reported on stderr. hs: the request for --tcp-listen. */
-enum server_end { SERVER_OK, SERVER_INTERRUPTED, SERVER_FAILED };
+/* Accepts clients until interrupted, until stdin or stdout fails, or until
+ * --timeout. SERVER_FAILED has been reported on stderr; SERVER_UNMET: a
+ * client did not meet the replay (said when it happened). hs: the request
+ * for --tcp-listen. */
+enum server_end { SERVER_OK, SERVER_INTERRUPTED, SERVER_FAILED, SERVER_UNMET };
 enum server_end loop_run_server(const struct loop_listener *ls, const struct options *opt,
-                                struct hs_client *hs, struct output *out);
+                                const struct end_plan *plan, struct hs_client *hs,
+                                struct output *out);
 
 /* Waits ms milliseconds; returns -1 at once when SIGINT or SIGTERM comes. */
 int loop_sleep(long ms);

@@ -12,6 +12,7 @@
 #include "handshake.h"
 #include "input.h"
 #include "ends/end.h"
+#include "ends/plan.h"
 #include "loop.h"
 #include "net.h"
 #include "options.h"
@@ -31,6 +32,7 @@ enum exit_status {
     EXIT_HANDSHAKE = 4,
     EXIT_PROTOCOL = 5,
     EXIT_PEER_CODE = 6,
+    EXIT_EXPECTATION = 7,
     EXIT_INTERRUPTED = 130,
 };
 
@@ -53,6 +55,10 @@ static bool is_normal_code(unsigned code)
 /* Prints how the connection ended and chooses the exit status. */
 static int report(const struct conn_result *r, const struct output *out)
 {
+    if (r->unmet[0]) {
+        error_line("%s", r->unmet);
+        return EXIT_EXPECTATION;
+    }
     switch (r->kind) {
     case OUTCOME_CLOSED: {
         unsigned code = r->close_code;
@@ -365,6 +371,7 @@ static int exit_for(enum server_end end)
 {
     return end == SERVER_INTERRUPTED ? EXIT_INTERRUPTED
            : end == SERVER_FAILED    ? EXIT_ERROR
+           : end == SERVER_UNMET     ? EXIT_EXPECTATION
                                      : EXIT_OK;
 }
 
@@ -441,7 +448,7 @@ static struct stream *dial(void *ctx)
 
 /* --tcp-listen, --unix-listen: each local client gets its own WebSocket to u. */
 static int run_tcp_listen(const struct url *u, struct hs_client *hs, const struct options *opt,
-                          struct output *out)
+                          const struct end_plan *plan, struct output *out)
 {
     int lfd = open_listener(opt->tcp_listen_addr, opt->tcp_listen_port, opt->tcp_listen_is_unix,
                             out);
@@ -450,7 +457,7 @@ static int run_tcp_listen(const struct url *u, struct hs_client *hs, const struc
     struct dial_ctx d = {.url = u, .opt = opt, .out = out, .hs = hs,
                          .uses_h2 = opt->http != HTTP_1_1};
     struct loop_listener ls = {.fd = lfd, .dial = dial, .dial_ctx = &d};
-    enum server_end end = loop_run_server(&ls, opt, hs, out);
+    enum server_end end = loop_run_server(&ls, opt, plan, hs, out);
     dial_forget_session(&d);
     close(lfd);
     if (opt->tcp_listen_is_unix)
@@ -458,7 +465,7 @@ static int run_tcp_listen(const struct url *u, struct hs_client *hs, const struc
     return exit_for(end);
 }
 
-static int run_client(const struct options *opt, struct output *out)
+static int run_client(const struct options *opt, const struct end_plan *plan, struct output *out)
 {
     char err[512];
     struct url u;
@@ -497,7 +504,7 @@ static int run_client(const struct options *opt, struct output *out)
     };
     if (opt->has_tcp_listen) {
         redirects_free(&rd);
-        return run_tcp_listen(&u, &hs, opt, out);
+        return run_tcp_listen(&u, &hs, opt, plan, out);
     }
     struct input in;
     bool uses_stdin = end_uses_stdio(opt) && !out->is_interactive;
@@ -530,7 +537,7 @@ static int run_client(const struct options *opt, struct output *out)
         }
         if (status != EXIT_OK)
             break;
-        loop_run_client(s, opt, &hs, uses_stdin ? &in : NULL, out, &res);
+        loop_run_client(s, opt, plan, &hs, uses_stdin ? &in : NULL, out, &res);
         if (res.kind != OUTCOME_HANDSHAKE && res.kind != OUTCOME_TLS)
             attempts = 0; /* it was open: the backoff starts again */
         if (opt->has_reconnect && is_reconnectable(&res) &&
@@ -576,7 +583,7 @@ static int run_client(const struct options *opt, struct output *out)
     return status;
 }
 
-static int run_server(const struct options *opt, struct output *out)
+static int run_server(const struct options *opt, const struct end_plan *plan, struct output *out)
 {
     char err[512];
     struct tls_context *tls = NULL;
@@ -602,10 +609,25 @@ static int run_server(const struct options *opt, struct output *out)
         return EXIT_CONNECT;
     }
     struct loop_listener ls = {.fd = lfd, .tls = tls};
-    enum server_end end = loop_run_server(&ls, opt, NULL, out);
+    enum server_end end = loop_run_server(&ls, opt, plan, NULL, out);
     tls_context_free(tls);
     close(lfd);
     return exit_for(end);
+}
+
+/* --timeout bounds the whole run, connecting included; --until and --count
+ * keep receiving after the end of input, as -w -1 does. */
+static void limit_run(struct options *opt)
+{
+    if (opt->timeout > 0 && (opt->connect_timeout <= 0 || opt->connect_timeout > opt->timeout))
+        opt->connect_timeout = opt->timeout;
+    if (opt->timeout > 0 &&
+        (opt->handshake_timeout <= 0 || opt->handshake_timeout > opt->timeout))
+        opt->handshake_timeout = opt->timeout;
+    if ((opt->until || opt->count) && !opt->has_wait) {
+        opt->has_wait = true;
+        opt->wait = -1;
+    }
 }
 
 int main(int argc, char **argv)
@@ -635,9 +657,18 @@ int main(int argc, char **argv)
         error_line("cannot set up signal handling: %s", strerror(errno));
         return EXIT_ERROR;
     }
+    struct end_plan plan;
+    int status = end_plan_load(&plan, &opt, err, sizeof(err));
+    if (status != EXIT_OK) {
+        end_plan_free(&plan);
+        error_line("%s", err);
+        return status;
+    }
+    limit_run(&opt);
     struct output out;
     output_init(&out, &opt);
-    int status = opt.is_listen ? run_server(&opt, &out) : run_client(&opt, &out);
+    status = opt.is_listen ? run_server(&opt, &plan, &out) : run_client(&opt, &plan, &out);
+    end_plan_free(&plan);
     /* What the loop could not write in its last turn fails here: a pipe
      * whose reader left is a normal end, anything else (a full disk) not. */
     if (output_flush(&out) != 0 && out.error_no != EPIPE && status == EXIT_OK) {

@@ -2,6 +2,7 @@
 #include "ends/end.h"
 
 #include "io/net.h"
+#include "taps/tap.h"
 
 bool end_can_take(const struct local_end *e)
 {
@@ -65,15 +66,46 @@ bool conn_set_takes_input(const struct conn_set *set)
     return !set->is_input_done && !set->is_closing && conn_set_can_send(set);
 }
 
-bool end_uses_stdio(const struct options *opt)
+void conn_set_run_over(struct conn_set *set, const struct options *opt)
 {
-    return !opt->is_echo && !opt->exec_cmd && !opt->forward && !opt->has_tcp_listen;
+    for (size_t i = 0; i < set->num; i++)
+        set->items[i]->is_run_over = true;
+    conn_set_close_all(set, opt->is_listen ? WS_CLOSE_GOING_AWAY : WS_CLOSE_NORMAL);
 }
 
-struct local_end *end_for_options(const struct options *opt, struct stdout_hub *hub)
+bool end_uses_stdio(const struct options *opt)
+{
+    return !opt->is_echo && !opt->exec_cmd && !opt->forward && !opt->has_tcp_listen &&
+           !opt->script && !opt->replay && !opt->to;
+}
+
+int end_plan_attach_taps(const struct end_plan *plan, struct conn *c)
+{
+    struct conn_tap *t;
+    if (plan && plan->until) {
+        if (!(t = expect_tap_new(plan->until)))
+            return -1;
+        conn_add_tap(c, t);
+    }
+    if (plan && plan->recorder) {
+        if (!(t = record_tap_new(plan->recorder)))
+            return -1;
+        conn_add_tap(c, t);
+    }
+    return 0;
+}
+
+struct local_end *end_for_options(const struct options *opt, const struct end_plan *plan,
+                                  struct stdout_hub *hub)
 {
     if (opt->is_echo)
         return echo_end_new();
+    if (plan && plan->script)
+        return script_end_new(plan->script, opt, hub);
+    if (opt->replay)
+        return replay_end_new(opt, hub);
+    if (opt->to)
+        return relay_end_new(opt);
     if (opt->exec_cmd)
         return child_end_new(opt);
     if (opt->forward)

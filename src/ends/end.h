@@ -27,6 +27,10 @@ struct local_end_ops {
     /* The WebSocket is open (server: req tells the request; client: NULL).
      * Returns -1 with err set to close the connection with 1011. */
     int (*open)(struct local_end *e, const struct conn_request *req, char *err, size_t errlen);
+    /* Server role, the request is acceptable: true holds the answer back
+     * until the end calls conn_answer() (the relay waits for its upstream).
+     * h stays valid until then. */
+    bool (*hold_answer)(struct local_end *e, const struct http_head *h);
     /* What the peer sends: a message as it streams in. */
     void (*message_begin)(struct local_end *e, enum ws_opcode op);
     void (*message_data)(struct local_end *e, const uint8_t *p, size_t len);
@@ -65,6 +69,8 @@ struct conn_set {
     bool is_input_done;  /* stdin or the console ended */
     bool input_failed;   /* listen mode: stdin could not be read or sent */
     long wait_deadline;  /* -w: close everything when it passes; 0: none */
+    long run_deadline;   /* --timeout: the whole run ends when it passes; 0: none */
+    bool has_unmet;      /* a connection did not meet an expectation (exit 7) */
 };
 
 bool end_can_take(const struct local_end *e);
@@ -82,12 +88,21 @@ void conn_set_close_all(struct conn_set *set, unsigned code);
 void conn_set_input_ended(struct conn_set *set, const struct options *opt);
 /* stdin (or the console) may be read: input is wanted and can be sent. */
 bool conn_set_takes_input(const struct conn_set *set);
+/* --timeout passed: every connection closes (listening, with 1001). */
+void conn_set_run_over(struct conn_set *set, const struct options *opt);
+
+/* What main prepared before the run (files read and checked, patterns
+ * compiled), for the ends and taps that each connection gets. Borrowed. */
+#include "ends/plan.h"
+/* Gives a new connection the taps the plan asks for. */
+int end_plan_attach_taps(const struct end_plan *plan, struct conn *c);
 
 /* stdin, stdout and the console are the local end (no bridge, no --echo). */
 bool end_uses_stdio(const struct options *opt);
 /* A new connection's local end, as the options ask. */
 struct stdout_hub;
-struct local_end *end_for_options(const struct options *opt, struct stdout_hub *hub);
+struct local_end *end_for_options(const struct options *opt, const struct end_plan *plan,
+                                  struct stdout_hub *hub);
 
 /* The kinds, one file each. */
 struct stdout_hub {
@@ -95,6 +110,7 @@ struct stdout_hub {
     struct output *out;
     const struct conn *showing; /* whose message is being printed, if any */
     size_t messages_received;
+    struct expect *watch;       /* the console's /expect, fed what is printed; NULL: none */
 };
 /* What the peer sends, printed on stdout (pipe and console modes); the hub
  * is shared by every connection so that messages never interleave. */
@@ -111,6 +127,26 @@ struct local_end *forward_end_new(const struct options *opt);
 struct local_end *accepted_end_new(const struct options *opt, int fd, const char *name);
 /* The interactive console: lines and slash commands (shared). */
 struct local_end *prompt_end_new(struct conn_set *set, const struct options *opt,
-                                 struct output *out);
+                                 struct stdout_hub *hub);
+/* -f: the script's lines as if typed, received messages printed. */
+struct local_end *script_end_new(const struct script *s, const struct options *opt,
+                                 struct stdout_hub *hub);
+/* --replay: the recording's messages of our side, paced by the peer's. */
+struct local_end *replay_end_new(const struct options *opt, struct stdout_hub *hub);
+/* Reads --replay's recording into r's schedule (for the side the options
+ * play); -1 with "FILE: line N: why" in err. */
+struct replay;
+int replay_end_load(struct replay *r, const struct options *opt, char *err, size_t errlen);
+/* -l --to: a second WebSocket, to the upstream, for each client. */
+struct local_end *relay_end_new(const struct options *opt);
+
+/* Slash commands, as the console and scripts perform them (ends/command.c). */
+struct command;
+/* Turns /binary @FILE into /binary with the file's bytes, and checks that
+ * a text line is UTF-8; -1 with why in err: nothing is to be sent. */
+int end_command_prepare(struct command *cmd, const struct options *opt, char *err, size_t errlen);
+/* Sends a prepared message or control command (text, /ping, /pong, /close,
+ * /fragment, /binary, /raw) on c; -1 when c cannot send now (closing). */
+int end_command_send(struct conn *c, const struct command *cmd);
 
 #endif

@@ -5,6 +5,7 @@
  * messages from different clients never mix. */
 #include <stdlib.h>
 
+#include "core/expect.h"
 #include "ends/end.h"
 
 struct print_end {
@@ -26,6 +27,8 @@ static bool shows_messages(const struct stdout_hub *hub)
 static void print_begin(struct local_end *e, enum ws_opcode op)
 {
     struct stdout_hub *hub = hub_of(e);
+    if (hub->watch && !hub->showing)
+        expect_message_begin(hub->watch, op);
     if (!shows_messages(hub))
         return;
     /* on a terminal, listen mode says which client a message is from */
@@ -39,6 +42,8 @@ static void print_data(struct local_end *e, const uint8_t *p, size_t len)
     struct stdout_hub *hub = hub_of(e);
     if (hub->showing == e->conn)
         output_message_data(hub->out, p, len);
+    if (hub->watch && hub->showing == e->conn)
+        expect_message_data(hub->watch, p, len);
 }
 
 static void print_end_message(struct local_end *e)
@@ -46,6 +51,8 @@ static void print_end_message(struct local_end *e)
     struct stdout_hub *hub = hub_of(e);
     if (hub->showing == e->conn) {
         output_message_end(hub->out);
+        if (hub->watch)
+            expect_message_end(hub->watch);
         hub->showing = NULL;
     }
     hub->messages_received++;
@@ -56,8 +63,10 @@ static void print_end_message(struct local_end *e)
 static void print_abort(struct local_end *e)
 {
     struct stdout_hub *hub = hub_of(e);
-    if (hub->showing == e->conn) {
+    if (e->conn && hub->showing == e->conn) {
         output_message_abort(hub->out);
+        if (hub->watch)
+            expect_message_abort(hub->watch);
         hub->showing = NULL;
     }
 }

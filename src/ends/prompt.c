@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* prompt: the interactive console as a shared local end. Each line typed is
  * a text message or a slash command for every open connection (listen mode:
- * /to ID picks one). The console draws itself; this end only acts. */
+ * /to ID picks one); /expect and /sleep pause the typing. The console draws
+ * itself; this end only acts (commands are sent by ends/command.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,9 @@
 #include <unistd.h>
 
 #include "core/commands.h"
+#include "core/expect.h"
 #include "ends/end.h"
+#include "io/net.h"
 #include "ui/console.h"
 
 struct prompt_end {
@@ -18,9 +21,11 @@ struct prompt_end {
     const struct options *opt;
     struct output *out;
     struct command cmd; /* the slash command being run; owned */
+    struct stdout_hub *hub;
+    struct expect watch; /* /expect: what it waits for; owned */
+    bool is_expecting;
+    long wait_until;     /* /expect or /sleep: no keys are read until then; 0: none */
 };
-
-typedef int (*conn_action)(struct prompt_end *x, struct conn *c);
 
 /* Listening: says which clients a line went to, as "sent to clients 1, 2". */
 static void say_sent_to(struct prompt_end *x, const unsigned *ids, size_t n, size_t total)
@@ -34,8 +39,8 @@ static void say_sent_to(struct prompt_end *x, const unsigned *ids, size_t n, siz
     note(x->out, "sent to client%s %s", total > 1 ? "s" : "", list);
 }
 
-/* Runs an action on the open connections: every one, or the one /to names. */
-static void for_open_conns(struct prompt_end *x, unsigned only_id, conn_action act)
+/* Sends the command on the open connections: every one, or the one /to names. */
+static void for_open_conns(struct prompt_end *x, unsigned only_id)
 {
     unsigned ids[16];
     size_t done = 0;
@@ -43,7 +48,7 @@ static void for_open_conns(struct prompt_end *x, unsigned only_id, conn_action a
         struct conn *c = x->set->items[i];
         if (c->phase != CONN_OPEN || (only_id && c->id != only_id))
             continue;
-        if (act(x, c) != 0) {
+        if (end_command_send(c, &x->cmd) != 0) {
             note(x->out, "cannot send: the connection is closing");
             continue;
         }
@@ -59,108 +64,6 @@ static void for_open_conns(struct prompt_end *x, unsigned only_id, conn_action a
         say_sent_to(x, ids, done < 16 ? done : 16, done);
 }
 
-static int act_text(struct prompt_end *x, struct conn *c)
-{
-    return conn_send_message(c, WS_OP_TEXT, x->cmd.text, x->cmd.len);
-}
-
-static int act_binary(struct prompt_end *x, struct conn *c)
-{
-    return conn_send_message(c, WS_OP_BINARY, buf_head(&x->cmd.data), buf_size(&x->cmd.data));
-}
-
-static int act_ping(struct prompt_end *x, struct conn *c)
-{
-    return conn_send_ping(c, x->cmd.text, x->cmd.len, true);
-}
-
-static int act_pong(struct prompt_end *x, struct conn *c)
-{
-    return conn_send_pong(c, x->cmd.text, x->cmd.len);
-}
-
-static int act_close(struct prompt_end *x, struct conn *c)
-{
-    char reason[WS_MAX_CONTROL];
-    snprintf(reason, sizeof(reason), "%.*s", (int)x->cmd.len, x->cmd.text);
-    conn_close(c, x->cmd.code, reason);
-    return 0;
-}
-
-/* One message as count frames: the data opcode first, then continuations,
- * FIN on the last. */
-static int act_fragment(struct prompt_end *x, struct conn *c)
-{
-    size_t n = x->cmd.count, len = x->cmd.len, off = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t piece = len / n + (i < len % n ? 1 : 0);
-        if (conn_send_frame(c, i ? WS_OP_CONT : WS_OP_TEXT, i + 1 == n, x->cmd.text + off,
-                            piece) != 0)
-            return -1;
-        off += piece;
-    }
-    return 0;
-}
-
-static int act_raw(struct prompt_end *x, struct conn *c)
-{
-    struct ws_frame_header h = x->cmd.raw;
-    if (h.has_mask && conn_random(NULL, h.mask, 4) != 0)
-        return -1;
-    return conn_send_raw(c, &h, buf_head(&x->cmd.data));
-}
-
-static int read_file(const char *path, struct buf *out, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    int rc = 0;
-    for (;;) {
-        uint8_t *dst = buf_reserve(out, 65536);
-        if (!dst) {
-            snprintf(err, errlen, "%s: too large", path);
-            rc = -1;
-            break;
-        }
-        size_t n = fread(dst, 1, 65536, f);
-        buf_commit(out, n);
-        if (n < 65536)
-            break;
-    }
-    if (ferror(f)) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        rc = -1;
-    }
-    fclose(f);
-    return rc;
-}
-
-static void send_text(struct prompt_end *x, unsigned only)
-{
-    struct utf8_state st = {0};
-    if (utf8_validate(&st, (const uint8_t *)x->cmd.text, x->cmd.len) < x->cmd.len ||
-        !utf8_is_complete(&st)) {
-        note(x->out, "not sent: the line is not valid UTF-8");
-        return;
-    }
-    for_open_conns(x, only, act_text);
-}
-
-static void send_file(struct prompt_end *x, unsigned only)
-{
-    struct command *c = &x->cmd;
-    char err[sizeof(c->path) + 100];
-    buf_free(&c->data);
-    buf_init(&c->data, x->opt->max_message);
-    if (read_file(c->path, &c->data, err, sizeof(err)) != 0)
-        note(x->out, "not sent: %s", err);
-    else
-        for_open_conns(x, only, act_binary);
-}
-
 static void show_help(struct prompt_end *x)
 {
     console_hide();
@@ -168,6 +71,41 @@ static void show_help(struct prompt_end *x)
     fputs(command_help(), stdout);
     fflush(stdout);
     console_show();
+}
+
+/* /expect at the console: a wait on the messages printed from now on; it
+ * only says how it went. */
+static void start_expect(struct prompt_end *x)
+{
+    char err[300];
+    struct command *c = &x->cmd;
+    expect_free(&x->watch);
+    expect_init(&x->watch, x->opt->max_message);
+    if (expect_add(&x->watch, c->text, c->len, c->wait_ms, err, sizeof(err)) < 0) {
+        note(x->out, "%s", err);
+        return;
+    }
+    long now = net_now_ms();
+    expect_wait_start(&x->watch, now);
+    x->hub->watch = &x->watch;
+    x->wait_until = now + c->wait_ms;
+    x->is_expecting = true;
+}
+
+static void end_expect(struct prompt_end *x, long now)
+{
+    char line[800];
+    if (expect_is_met(&x->watch)) {
+        expect_sanitize(line, sizeof(line), (const uint8_t *)x->watch.items[0].pat.source,
+                        strlen(x->watch.items[0].pat.source), 100);
+        note(x->out, "matched /%s/", line);
+    } else {
+        expect_describe(&x->watch, EXPECT_TIMED_OUT, now, line, sizeof(line));
+        note(x->out, "%s", line);
+    }
+    x->hub->watch = NULL;
+    x->is_expecting = false;
+    x->wait_until = 0;
 }
 
 static void on_line(void *ctx, const char *line)
@@ -186,29 +124,27 @@ static void on_line(void *ctx, const char *line)
         /* "/to ID text" sends text, "/to ID /cmd ..." runs a command, for that client */
         only = c->target;
         command_parse(c->text, c->len, c);
-        if (c->kind == CMD_TO || c->kind == CMD_HELP || c->kind == CMD_QUIT) {
+        if (c->kind == CMD_TO || c->kind == CMD_HELP || c->kind == CMD_QUIT ||
+            c->kind == CMD_EXPECT || c->kind == CMD_SLEEP) {
             note(x->out, "/to takes a message or /ping, /pong, /close, /fragment, /binary, /raw");
             return;
         }
     }
+    char err[sizeof(c->path) + 100];
     switch (c->kind) {
-    case CMD_TEXT: send_text(x, only); break;
-    case CMD_TO: break; /* turned into its command above */
-    case CMD_PING: for_open_conns(x, only, act_ping); break;
-    case CMD_PONG: for_open_conns(x, only, act_pong); break;
-    case CMD_CLOSE: for_open_conns(x, only, act_close); break;
-    case CMD_FRAGMENT: for_open_conns(x, only, act_fragment); break;
-    case CMD_BINARY: for_open_conns(x, only, act_binary); break;
-    case CMD_BINARY_FILE: send_file(x, only); break;
-    case CMD_RAW: for_open_conns(x, only, act_raw); break;
     case CMD_HELP: show_help(x); break;
     case CMD_QUIT:
         console_finish(); /* no prompt while the closing handshake runs */
         conn_set_close_all(x->set, WS_CLOSE_NORMAL);
         break;
-    case CMD_EXPECT:
-    case CMD_SLEEP: note(x->out, "/expect and /sleep are not yet available here"); break;
+    case CMD_EXPECT: start_expect(x); break;
+    case CMD_SLEEP: x->wait_until = net_now_ms() + c->wait_ms; break;
     case CMD_ERROR: note(x->out, "%s", c->error); break;
+    default:
+        if (end_command_prepare(c, x->opt, err, sizeof(err)) != 0)
+            note(x->out, "not sent: %s", err);
+        else
+            for_open_conns(x, only);
     }
 }
 
@@ -216,6 +152,8 @@ static void on_line(void *ctx, const char *line)
  * while no client is connected, so that typing shows and is answered. */
 static bool reads_keys(const struct prompt_end *x)
 {
+    if (x->wait_until)
+        return false;
     if (conn_set_takes_input(x->set))
         return true;
     if (!x->opt->is_listen || x->set->is_input_done || x->set->is_closing)
@@ -242,11 +180,28 @@ static void prompt_on_ready(struct local_end *e, const struct pollfd *fds, size_
         console_read();
 }
 
+static long prompt_deadline(const struct local_end *e)
+{
+    return ((const struct prompt_end *)e)->wait_until;
+}
+
+static void prompt_on_tick(struct local_end *e, long now)
+{
+    struct prompt_end *x = (struct prompt_end *)e;
+    if (x->is_expecting && (expect_is_met(&x->watch) || now >= x->wait_until))
+        end_expect(x, now);
+    else if (!x->is_expecting && x->wait_until && now >= x->wait_until)
+        x->wait_until = 0;
+}
+
 static void prompt_free(struct local_end *e)
 {
     struct prompt_end *x = (struct prompt_end *)e;
     console_stop();
     command_free(&x->cmd);
+    if (x->hub->watch == &x->watch)
+        x->hub->watch = NULL;
+    expect_free(&x->watch);
     free(x);
 }
 
@@ -254,11 +209,13 @@ static const struct local_end_ops prompt_ops = {
     .type = "console",
     .poll_fds = prompt_poll_fds,
     .on_ready = prompt_on_ready,
+    .deadline = prompt_deadline,
+    .on_tick = prompt_on_tick,
     .free = prompt_free,
 };
 
 struct local_end *prompt_end_new(struct conn_set *set, const struct options *opt,
-                                 struct output *out)
+                                 struct stdout_hub *hub)
 {
     struct prompt_end *x = calloc(1, sizeof(*x));
     if (!x)
@@ -266,8 +223,10 @@ struct local_end *prompt_end_new(struct conn_set *set, const struct options *opt
     x->base.ops = &prompt_ops;
     x->set = set;
     x->opt = opt;
-    x->out = out;
+    x->out = hub->out;
+    x->hub = hub;
     command_init(&x->cmd);
+    expect_init(&x->watch, opt->max_message);
     console_start("> ", on_line, x);
     return &x->base;
 }

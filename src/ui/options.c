@@ -488,23 +488,6 @@ static enum options_result check_expectations(const struct options *o, char *err
                      o->is_strict ? "--strict" : o->replay_client ? "--replay-client"
                                                                   : "--replay-speed",
                      "");
-    /* Parsed and checked, but not run yet: refused rather than ignored. */
-    static const struct {
-        const char *name;
-        size_t offset;
-    } pending[] = {
-        {"--until", offsetof(struct options, until)},
-        {"--script", offsetof(struct options, script)},
-        {"--record", offsetof(struct options, record)},
-        {"--replay", offsetof(struct options, replay)},
-        {"--to", offsetof(struct options, to)},
-    };
-    for (size_t i = 0; i < sizeof(pending) / sizeof(pending[0]); i++)
-        if (*(const char *const *)((const char *)o + pending[i].offset))
-            return usage(err, errlen, "%s is not implemented yet%s", pending[i].name, "");
-    if (o->count || o->timeout)
-        return usage(err, errlen, "%s is not implemented yet%s",
-                     o->count ? "--count" : "--timeout", "");
     return OPTIONS_RUN;
 }
 

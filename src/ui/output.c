@@ -251,7 +251,7 @@ static void local_time(char *out, size_t outlen)
 }
 
 /* --jsonl: UTC in RFC 3339 form, "2026-11-24T14:03:07.250Z". */
-static void utc_time(char *out, size_t outlen)
+void output_utc_time(char *out, size_t outlen)
 {
     struct timespec ts;
     struct tm tm;
@@ -278,7 +278,7 @@ static void json_account(struct output *o, size_t before, int rc)
 static int json_head(struct output *o, struct buf *dst, enum ws_opcode op)
 {
     char t[40];
-    utc_time(t, sizeof(t));
+    output_utc_time(t, sizeof(t));
     struct jsonl_head h = {.op = op, .time = t, .client = o->source_id, .t = -1};
     return jsonl_head(dst, &h);
 }

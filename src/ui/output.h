@@ -91,6 +91,9 @@ bool output_wants_flush(const struct output *o);
  * with the values of Authorization and Proxy-Authorization hidden. */
 void output_head(char dir, const char *head, size_t len);
 
+/* The wall clock in RFC 3339 UTC, "2026-11-24T14:03:07.250Z" (--jsonl, --record). */
+void output_utc_time(char *out, size_t outlen);
+
 /* "wsc: ..." notes on stderr, silenced by -q; errors always shown. Both
  * write out the messages before them first, so that the order holds. */
 void note(const struct output *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

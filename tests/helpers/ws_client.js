@@ -10,6 +10,7 @@
 //   {"binary": "hex"}       send a binary message
 //   {"ping": "..."}         send a ping and wait for its pong
 //   {"expect": N}           wait until N messages have arrived in all
+//   {"sleep": MS}           wait MS milliseconds
 //   {"close": [code, "reason"]}  close, then wait for the server's close
 //   {"wait_close": true}    wait for the server to close
 // Events go to stdout as JSON lines: open (protocol, extensions), message (type, data:
@@ -47,6 +48,7 @@ const ws = new WebSocket(url, plan.protocols || [], {
 });
 
 const received = [];
+const started = Date.now();
 let waiter = null;   // resolves when a condition over the state becomes true
 let closed = null;
 let pongs = [];
@@ -78,6 +80,7 @@ ws.on('open', () => {
 ws.on('message', (data, isBinary) => {
     const m = isBinary ? {type: 'binary', data: Buffer.from(data).toString('hex')}
                        : {type: 'text', data: data.toString('utf8')};
+    m.at = Date.now() - started;
     received.push(m);
     emit(Object.assign({event: 'message'}, m));
     poke();
@@ -115,6 +118,8 @@ async function run() {
             const want = pongs.length + 1;
             ws.ping(step.ping);
             await until(() => pongs.length >= want);
+        } else if ('sleep' in step) {
+            await new Promise((resolve) => setTimeout(resolve, step.sleep));
         } else if ('expect' in step) {
             await until(() => received.length >= step.expect);
         } else if ('close' in step) {

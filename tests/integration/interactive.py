@@ -874,4 +874,35 @@ def completion_scripts():
         t.ok(p.returncode == 0, "zsh completion parses", p.stderr.decode())
 
 
+@t.test
+def expect_and_sleep_at_the_console():
+    try:
+        import websockets  # noqa: F401  (ticker_server.py is built on it)
+    except ImportError:
+        t.skip("/expect and /sleep at the console", "python3-websockets is not installed")
+        return
+    srv = t.server("ticker_server.py", "--ok-at", "3", "--interval", "0.2")
+    term = Term([srv.url])
+    t.ok(connected(term), "console: the prompt appears", repr(term.out))
+    mark = len(term.out)
+    term.send(b'/expect -t 5 "status":"ok"\r')
+    t.ok(term.wait_for(b'wsc: matched /"status":"ok"/', timeout=5, start=mark),
+         "/expect at the console: says when a message matched", repr(term.out[mark:]))
+    mark = len(term.out)
+    term.send(b"/expect -t 0.5 never\r")
+    t.ok(term.wait_for(b"wsc: no message matched /never/ in 0.5", timeout=5, start=mark),
+         "/expect at the console: says when none matched, and goes on", repr(term.out[mark:]))
+    mark = len(term.out)
+    term.send(b"/sleep 1\r")
+    time.sleep(0.1)
+    term.send(b"echo late\r")
+    time.sleep(0.5)
+    early = [e["data"] for e in srv.events("message")]
+    late = srv.wait_event(lambda e: e.get("data") == "echo late", 3)
+    t.ok(early == [] and late is not None,
+         "/sleep 1 at the console: the next line goes after the pause", str(early))
+    term.send(b"/quit\r")
+    t.is_(term.wait(), 0, "/quit: exit 0")
+
+
 t.main()
