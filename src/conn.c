@@ -525,6 +525,26 @@ static void server_answer(struct conn *c, const struct http_head *h, struct hs_s
     /* Frames that came with the head stay in c->in until feed_early_frames(). */
 }
 
+/* The request's checks: RFC 6455 4.2.1 (over HTTP/2, RFC 8441 5), then who
+ * may come in. False with r->status and r->error for a refusal. */
+static bool judge_request(struct conn *c, const struct http_head *h, bool is_h2,
+                          struct hs_server_result *r)
+{
+    const struct options *opt = c->env->opt;
+    struct hs_server srv = {
+        .subprotocols = opt->subprotocols,
+        .num_subprotocols = opt->num_subprotocols,
+        .allow_deflate = !opt->no_deflate,
+    };
+    int rc = is_h2 ? hs_check_request_h2(&srv, h, r) : hs_check_request(&srv, h, r);
+    if (rc != 0)
+        return false;
+    int status = check_access(c, h, r->error, sizeof(r->error));
+    if (status)
+        r->status = status;
+    return status == 0;
+}
+
 /* The local end may hold the answer back (the relay, until its upstream has
  * answered): the request stays in c->in and nothing more is read. */
 static bool hold_answer(struct conn *c, const struct http_head *h, struct hs_server_result *r)
@@ -543,24 +563,11 @@ static bool hold_answer(struct conn *c, const struct http_head *h, struct hs_ser
 
 static void server_handshake_done(struct conn *c, size_t head_len)
 {
-    const struct options *opt = c->env->opt;
     struct http_head h;
     http_parse_request((const char *)buf_head(&c->in), buf_size(&c->in), HTTP_MAX_HEAD, &h);
     verbose_head(c, '<', (const char *)buf_head(&c->in), head_len);
-    struct hs_server srv = {
-        .subprotocols = opt->subprotocols,
-        .num_subprotocols = opt->num_subprotocols,
-        .allow_deflate = !opt->no_deflate,
-    };
     struct hs_server_result r;
-    bool ok = hs_check_request(&srv, &h, &r) == 0;
-    if (ok) {
-        int status = check_access(c, &h, r.error, sizeof(r.error));
-        if (status) {
-            r.status = status;
-            ok = false;
-        }
-    }
+    bool ok = judge_request(c, &h, false, &r);
     if (ok && hold_answer(c, &h, &r))
         return;
     server_answer(c, &h, &r, ok, head_len);
@@ -621,20 +628,8 @@ static void server_handshake_h2(struct conn *c)
         verbose_head(c, '<', (const char *)buf_head(&text), buf_size(&text));
         buf_free(&text);
     }
-    struct hs_server srv = {
-        .subprotocols = opt->subprotocols,
-        .num_subprotocols = opt->num_subprotocols,
-        .allow_deflate = !opt->no_deflate,
-    };
     struct hs_server_result r;
-    bool ok = hs_check_request_h2(&srv, &h, &r) == 0;
-    if (ok) {
-        int status = check_access(c, &h, r.error, sizeof(r.error));
-        if (status) {
-            r.status = status;
-            ok = false;
-        }
-    }
+    bool ok = judge_request(c, &h, true, &r);
     if (ok && hold_answer(c, &h, &r))
         return;
     server_answer_h2(c, &h, &r, ok);

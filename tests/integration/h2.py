@@ -449,6 +449,25 @@ def listen_h2_refusals():
 
 
 @t.test
+def relay_over_http2():
+    # -l --http2 --to: streams of one HTTP/2 connection, each relayed to its own
+    # HTTP/1.1 connection upstream; the 200 waits for the upstream's 101.
+    if not need(HAS_H2, "-l --http2 --to: python3-h2 client"):
+        return
+    srv = t.server("echo_server.py")
+    lport = t.free_port()
+    relay = t.spawn(["-l", str(lport), "--http2", "--to", srv.url])
+    t.wait_listening(lport, 5, relay)
+    res, p = h2_client(lport, 2)
+    streams = res.get("streams", {})
+    t.is_(sorted((st.get("status"), st["messages"][:1], st["close"]) for st in streams.values()),
+          [("200", ["stream 0"], 4000), ("200", ["stream 1"], 4001)],
+          "-l --http2 --to: two streams relayed upstream, echoed, closes relayed", p.stderr)
+    t.is_(len(srv.events("close")), 2, "-l --http2 --to: the upstream saw two closes")
+    relay.stop()
+
+
+@t.test
 def tcp_listen_streams_share_one_connection():
     import socket
     port, server = listen_echo("--http2")
