@@ -119,8 +119,10 @@ static void write_open(struct record_tap *x, const struct conn_request *req)
     struct rec_header rq[HTTP_MAX_HEADERS], rs[HTTP_MAX_HEADERS];
     struct rec_open o = {.role = c->is_server ? REC_FROM_SERVER : REC_FROM_CLIENT,
                          .request = rq, .response = rs};
-    struct buf store, head;
+    /* one store for each list: a store that grows moves what it holds */
+    struct buf store, store_rs, head;
     buf_init(&store, 0);
+    buf_init(&store_rs, 0);
     buf_init(&head, 0);
     char url[4400], ext[300];
     struct http_head h;
@@ -133,7 +135,7 @@ static void write_open(struct record_tap *x, const struct conn_request *req)
         /* the 101 is still queued: its headers say what was agreed */
         if (http_parse_response((const char *)buf_head(&c->hs_out), buf_size(&c->hs_out),
                                 HTTP_MAX_HEAD, &h) > 0)
-            o.num_response = copy_headers(&h, rs, HTTP_MAX_HEADERS / 2, &store);
+            o.num_response = copy_headers(&h, rs, HTTP_MAX_HEADERS / 2, &store_rs);
     } else {
         url_format(c->hs.url, url, sizeof(url));
         /* the request as it was sent, rebuilt from what built it */
@@ -157,6 +159,7 @@ static void write_open(struct record_tap *x, const struct conn_request *req)
     o.url = url;
     rec_write_open(&x->rec->w, &o, c->is_server ? c->id : 0, stamp(x));
     buf_free(&store);
+    buf_free(&store_rs);
     buf_free(&head);
 }
 

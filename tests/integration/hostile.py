@@ -73,12 +73,6 @@ def client_close(srv, timeout=5):
     return srv.wait_event(lambda e: e.get("event") == "close", timeout)
 
 
-def is_sanitized():
-    """True when wsc was built with AddressSanitizer (memory figures mean nothing then)."""
-    with open(t.WSC, "rb") as f:
-        return b"__asan_init" in f.read()
-
-
 def vm_kib(pid):
     """VmRSS and VmHWM of a live process in KiB (None when it is gone)."""
     vals = {}
@@ -415,7 +409,7 @@ class Watched:
 @t.test
 def never_reading_server():
     total = 50 * MIB
-    sanitized = is_sanitized()
+    sanitized = t.is_sanitized()
     for signals in (1, 2):
         srv = hostile("never-read", "--timeout", "60")
         w = Watched([srv.url], total)
@@ -522,7 +516,7 @@ def stream_256_mib():
     t.ok(status == 0 and timed_out == "0", f"{what}: exit 0", detail)
     t.ok(n == total and got.digest() == sent.digest(),
          f"{what}: the echo on stdout is byte-exact (sha256)", detail)
-    if is_sanitized():
+    if t.is_sanitized():
         t.skip(f"{what}: peak RSS bounded", "sanitizer build")
     else:
         t.ok(0 < maxrss < STREAM_BOUND_KIB,

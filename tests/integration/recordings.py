@@ -226,8 +226,11 @@ def record_large_message_bounded():
     sums = {ev["from"]: sha(ev["bytes"]) for ev in read_recording(rec) if ev["type"] == "text"}
     t.is_(sums, {"client": sha(big), "server": sha(big)},
           "the recording holds the 20 MiB message both ways, byte-exact")
-    t.ok(0 < peak < 20 * 1024, f"bounded memory: wsc's peak RSS {peak} KiB < 20 MiB",
-         str(r))
+    if t.is_sanitized():
+        t.skip("bounded memory while recording 20 MiB", "sanitizer build")
+    else:
+        t.ok(0 < peak < 20 * 1024, f"bounded memory: wsc's peak RSS {peak} KiB < 20 MiB",
+             str(r))
 
 
 # ---- replay ----

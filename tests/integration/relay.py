@@ -168,9 +168,13 @@ def slow_upstream_backpressure():
     got = up.wait_event(lambda e: len(up.events("message")) >= n, 10)
     lengths = [e.get("length") for e in up.events("message")]
     t.is_(lengths, [size] * n, "a slow upstream gets all 40 MiB in the end, in order")
-    t.ok(got is not None and 0 < peak < 24 * 1024,
-         f"a slow upstream stops reads from the client: relay peak RSS {peak} KiB < 24 MiB "
-         "while 40 MiB went through", str(box))
+    t.ok(got is not None, "a slow upstream: every message relayed", str(box))
+    if t.is_sanitized():
+        t.skip("a slow upstream stops reads from the client (bounded memory)", "sanitizer build")
+    else:
+        t.ok(0 < peak < 24 * 1024,
+             f"a slow upstream stops reads from the client: relay peak RSS {peak} KiB < 24 MiB "
+             "while 40 MiB went through", str(box))
     relay.stop()
 
 

@@ -28,9 +28,8 @@ import hostile_server as hs  # noqa: E402
 VALGRIND = shutil.which("valgrind")
 if not VALGRIND:
     t.skip_all("valgrind is not installed")
-with open(t.WSC, "rb") as _f:
-    if b"__asan_init" in _f.read():
-        t.skip_all("wsc is built with AddressSanitizer")
+if t.is_sanitized():
+    t.skip_all("wsc is built with AddressSanitizer")
 
 VALGRIND_ARGS = [VALGRIND, "-q", "--error-exitcode=99", "--leak-check=full",
                  "--errors-for-leak-kinds=definite", "--track-fds=no"]

@@ -107,6 +107,13 @@ def bail_out(reason):
     sys.exit(1)
 
 
+def is_sanitized():
+    """True when wsc was built with AddressSanitizer: its shadow memory and
+    quarantine make memory figures meaningless."""
+    with open(WSC, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def require_websockets():
     try:
         import websockets  # noqa: F401
@@ -123,7 +130,9 @@ def require_wsc():
 
 
 def test(fn):
-    _tests.append(fn)
+    # A test file imported by another (for its helpers) does not add its tests there.
+    if fn.__module__ == "__main__":
+        _tests.append(fn)
     return fn
 
 
