@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -137,6 +138,51 @@ def binary_and_large():
     res = client(port, "/", {"send": [big], "expect": 1, "close": [1000, ""]})
     t.ok(res.get("got") == [big], "a 3 MiB message crosses both ways whole",
          str(res)[:300])
+    relay.stop()
+
+
+@t.test
+def slow_client_backpressure():
+    # The reverse of the above: the upstream floods, the client reads nothing for 2 s;
+    # the relay stops reading the upstream rather than holding what the client does
+    # not take.
+    sys.path.insert(0, t.HELPERS)
+    import wsframe
+    n, size = 40, 1 << 20
+    up = t.server("flood_server.py", "--count", str(n), "--size", str(size), log=False)
+    port, relay = listen("--to", up.url)
+    s, head, rest = wsframe.client_handshake(port)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    peak, end = 0, time.monotonic() + 2
+    while time.monotonic() < end:
+        peak = max(peak, peak_rss_kib(relay))
+        time.sleep(0.02)
+    buf, total, code = bytearray(rest), 0, None
+    s.settimeout(10)
+    while code is None:
+        frame, used = wsframe.parse(buf)
+        if frame is None:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            buf += chunk
+            peak = max(peak, peak_rss_kib(relay))
+            continue
+        del buf[:used]
+        if frame.opcode == wsframe.OP_CLOSE:
+            code = frame.close_code()
+            s.sendall(wsframe.encode(wsframe.OP_CLOSE, wsframe.close_payload(1000), mask=True))
+        elif frame.opcode in (wsframe.OP_BINARY, wsframe.OP_CONT):
+            total += len(frame.payload)
+    s.close()
+    t.is_((total, code), (n * size, 1000),
+          "a slow client gets all 40 MiB from a flooding upstream, then its close 1000")
+    if t.is_sanitized():
+        t.skip("a slow client stops reads from the upstream (bounded memory)", "sanitizer build")
+    else:
+        t.ok(0 < peak < 24 * 1024,
+             f"a slow client stops the relay's reads from the upstream: peak RSS {peak} KiB "
+             "< 24 MiB while 40 MiB went through")
     relay.stop()
 
 
