@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -446,6 +447,34 @@ def listen_h2_refusals():
     t.is_([st.get("status") for st in res.get("streams", {}).values()], ["403"],
           "-l --http2 --exec: a cross-site Origin gets 403 over HTTP/2 too", p.stderr)
     exe.stop()
+
+
+@t.test
+def nghttpx_front():
+    # nghttpx (Debian nghttp2-proxy) in front of wsc -l --echo: RFC 8441 on its
+    # frontend, HTTP/1.1 Upgrade to the backend. It forwards what a backend sends with
+    # its 101 at once, where Apache's mod_http2 waits for its next poll.
+    nghttpx = shutil.which("nghttpx") or ("/usr/sbin/nghttpx"
+                                          if os.access("/usr/sbin/nghttpx", os.X_OK) else None)
+    if not nghttpx:
+        t.skip("nghttpx as the HTTP/2 front", "nghttpx is not installed (nghttp2-proxy)")
+        return
+    port, backend = listen_echo()
+    front = t.free_port()
+    proc = subprocess.Popen([nghttpx, f"--frontend=127.0.0.1,{front};no-tls",
+                             f"--backend=127.0.0.1,{port}", "--workers=1", "--no-ocsp",
+                             "--conf=/dev/null", "--log-level=WARN"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    t.track(proc)
+    t.wait_listening(front, 10)
+    r = t.run(["--http2-prior-knowledge", "-v", f"ws://127.0.0.1:{front}/"],
+              input=TEXT.encode())
+    t.exits(r, 0, "nghttpx front: exit 0")
+    t.is_(r.out, TEXT.encode(), "nghttpx front: echoed byte for byte over HTTP/2")
+    says(r, "nghttpx front", "HTTP/2 stream 1", "via: 1.1 nghttpx")
+    proc.terminate()
+    backend.stop()
 
 
 @t.test
