@@ -494,33 +494,46 @@ static int check_access(struct conn *c, const struct http_head *h, char *why, si
     return 0;
 }
 
-/* Answers the request (h points into c->in): the 101 and the engine, or
- * the refusal in r. */
-static void server_answer(struct conn *c, const struct http_head *h, struct hs_server_result *r,
-                          bool ok, size_t head_len)
+static void refused(struct conn *c, const struct hs_server_result *r)
+{
+    note(c->env->out, "client %u refused: %s", c->id, r->error);
+    c->close_after_write = true;
+    finish(c, OUTCOME_HANDSHAKE, "%s", r->error);
+}
+
+/* The request was accepted: the engine starts, then the local end, which
+ * may want the request (--exec's environment). via: how it came, for -v. */
+static void open_server(struct conn *c, const struct http_head *h,
+                        const struct hs_server_result *r, const char *via)
 {
     const struct options *opt = c->env->opt;
-    if (hs_build_response(r, &c->hs_out) != 0) {
-        finish(c, OUTCOME_IO, "out of memory");
-        return;
-    }
-    verbose_head(c, '>', (const char *)buf_head(&c->hs_out), buf_size(&c->hs_out));
-    if (!ok) {
-        note(c->env->out, "client %u refused: %s", c->id, r->error);
-        c->close_after_write = true;
-        finish(c, OUTCOME_HANDSHAKE, "%s", r->error);
-        return;
-    }
     char remote[64], local[64];
     struct conn_request req = {.head = h, .remote_addr = remote, .local_addr = local,
                                .is_tls = opt->cert_file != NULL};
     net_address(c->stream->fd, true, remote, sizeof(remote), &req.remote_port);
     net_address(c->stream->fd, false, local, sizeof(local), &req.local_port);
     if (!opt->is_echo || opt->verbose)
-        note(c->env->out, "client %u connected from %s", c->id, c->name);
+        note(c->env->out, "client %u connected from %s%s", c->id, c->name, via);
     open_engine(c, WS_ROLE_SERVER, r->has_deflate ? &r->deflate : NULL);
     if (c->phase == CONN_OPEN)
-        open_end(c, &req); /* h points into c->in: before the head is consumed */
+        open_end(c, &req);
+}
+
+/* Answers the request (h points into c->in): the 101 and the engine, or
+ * the refusal in r. */
+static void server_answer(struct conn *c, const struct http_head *h, struct hs_server_result *r,
+                          bool ok, size_t head_len)
+{
+    if (hs_build_response(r, &c->hs_out) != 0) {
+        finish(c, OUTCOME_IO, "out of memory");
+        return;
+    }
+    verbose_head(c, '>', (const char *)buf_head(&c->hs_out), buf_size(&c->hs_out));
+    if (!ok) {
+        refused(c, r);
+        return;
+    }
+    open_server(c, h, r, ""); /* h points into c->in: before the head is consumed */
     buf_consume(&c->in, head_len);
     /* Frames that came with the head stay in c->in until feed_early_frames(). */
 }
@@ -639,29 +652,18 @@ static void server_handshake_h2(struct conn *c)
 static void server_answer_h2(struct conn *c, const struct http_head *h,
                              const struct hs_server_result *r, bool ok)
 {
-    const struct options *opt = c->env->opt;
     if (respond_h2(c, r, ok) != 0) {
         conn_abort(c, OUTCOME_IO, "cannot answer the HTTP/2 request");
         return;
     }
     if (!ok) {
-        note(c->env->out, "client %u refused: %s", c->id, r->error);
-        c->close_after_write = true;
-        finish(c, OUTCOME_HANDSHAKE, "%s", r->error);
+        refused(c, r);
         c->phase = CONN_DONE; /* the answer ends the stream by itself */
         return;
     }
-    char remote[64], local[64];
-    struct conn_request req = {.head = h, .remote_addr = remote, .local_addr = local,
-                               .is_tls = opt->cert_file != NULL};
-    net_address(c->stream->fd, true, remote, sizeof(remote), &req.remote_port);
-    net_address(c->stream->fd, false, local, sizeof(local), &req.local_port);
-    if (!opt->is_echo || opt->verbose)
-        note(c->env->out, "client %u connected from %s (HTTP/2 stream %d)", c->id, c->name,
-             (int)h2_stream_id(c->stream));
-    open_engine(c, WS_ROLE_SERVER, r->has_deflate ? &r->deflate : NULL);
-    if (c->phase == CONN_OPEN)
-        open_end(c, &req);
+    char via[40];
+    snprintf(via, sizeof(via), " (HTTP/2 stream %d)", (int)h2_stream_id(c->stream));
+    open_server(c, h, r, via);
 }
 
 struct stream *conn_take_h2(struct conn *c, struct buf *early)
