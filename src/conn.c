@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "conn.h"
+#include "conn_internal.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -17,7 +18,7 @@
 #define DRAIN_MS 2000        /* client: wait for the server's TCP close */
 #define DEFLATE_MIN_SIZE 128 /* smaller single-frame messages are not worth zlib's time */
 
-static long ms_from(double seconds)
+long conn_ms_from(double seconds)
 {
     return net_now_ms() + (long)(seconds * 1000.0);
 }
@@ -63,12 +64,9 @@ static void end_conn_ended(struct conn *c)
         c->end->ops->conn_ended(c->end);
 }
 
-static void finish(struct conn *c, enum conn_outcome kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Records how the connection ended (the first reason wins) and moves on to
  * flushing what is queued. */
-static void finish(struct conn *c, enum conn_outcome kind, const char *fmt, ...)
+void conn_finish(struct conn *c, enum conn_outcome kind, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -84,7 +82,7 @@ static void finish(struct conn *c, enum conn_outcome kind, const char *fmt, ...)
 
 void conn_abort(struct conn *c, enum conn_outcome kind, const char *why)
 {
-    finish(c, kind, "%s", why);
+    conn_finish(c, kind, "%s", why);
     c->phase = CONN_DONE;
 }
 
@@ -175,7 +173,7 @@ static void ev_close(void *ctx, unsigned code, const uint8_t *reason, size_t len
     utf8_sanitize(c->res.close_reason); /* printed on stderr */
 }
 
-static void open_engine(struct conn *c, enum ws_role role, const struct ws_deflate_params *dp)
+void conn_open_engine(struct conn *c, enum ws_role role, const struct ws_deflate_params *dp)
 {
     const struct options *opt = c->env->opt;
     struct ws_config cfg = {
@@ -192,9 +190,9 @@ static void open_engine(struct conn *c, enum ws_role role, const struct ws_defla
     c->phase = CONN_OPEN;
     c->deadline = 0;
     if (opt->ping_interval > 0)
-        c->next_ping = ms_from(opt->ping_interval);
+        c->next_ping = conn_ms_from(opt->ping_interval);
     if (dp && ws_deflate_enable(&c->ws, dp, role == WS_ROLE_CLIENT) != 0)
-        finish(c, OUTCOME_IO, "cannot initialise zlib");
+        conn_finish(c, OUTCOME_IO, "cannot initialise zlib");
     ws_deflate_set_min_size(&c->ws, DEFLATE_MIN_SIZE);
 }
 
@@ -277,7 +275,7 @@ void conn_close(struct conn *c, unsigned code, const char *reason)
     ws_send_close(&c->ws, code, reason, len);
     tap_close(c->taps, true, code ? code : WS_CLOSE_NO_STATUS, (const uint8_t *)reason, len);
     c->res.sent_code = code;
-    c->deadline = ms_from(c->env->opt->close_timeout);
+    c->deadline = conn_ms_from(c->env->opt->close_timeout);
 }
 
 /* ---- life ---- */
@@ -295,7 +293,7 @@ struct conn *conn_new(struct conn_env *env, unsigned id, struct stream *s, bool 
     c->is_server = is_server;
     buf_init(&c->in, HTTP_MAX_HEAD + env->rbuf_size);
     buf_init(&c->hs_out, 0);
-    c->deadline = ms_from(env->opt->handshake_timeout);
+    c->deadline = conn_ms_from(env->opt->handshake_timeout);
     return c;
 }
 
@@ -343,39 +341,14 @@ void conn_free(struct conn *c)
     free(c);
 }
 
-static void verbose_head(const struct conn *c, char dir, const char *head, size_t len)
+void conn_verbose_head(const struct conn *c, char dir, const char *head, size_t len)
 {
     if (c->env->opt->verbose && !c->env->opt->is_quiet)
         output_head(dir, head, len);
 }
 
-int conn_start_client(struct conn *c)
-{
-    uint8_t nonce[16];
-    c->hs = *c->env->hs;
-    if (h2_is_stream(c->stream)) {
-        /* RFC 8441: the extended CONNECT went with the stream; -v shows it */
-        struct buf text;
-        buf_init(&text, 0);
-        h2_request_text(c->stream, &text);
-        verbose_head(c, '>', (const char *)buf_head(&text), buf_size(&text));
-        buf_free(&text);
-        return 0;
-    }
-    if (conn_random(NULL, nonce, sizeof(nonce)) != 0) {
-        conn_abort(c, OUTCOME_IO, "cannot get random bytes");
-        return -1;
-    }
-    hs_client_set_key(&c->hs, nonce);
-    if (hs_build_request(&c->hs, &c->hs_out) != 0) {
-        conn_abort(c, OUTCOME_HANDSHAKE, "request too large");
-        return -1;
-    }
-    verbose_head(c, '>', (const char *)buf_head(&c->hs_out), buf_size(&c->hs_out));
-    return 0;
-}
 
-static void feed_engine(struct conn *c, uint8_t *data, size_t len)
+void conn_feed(struct conn *c, uint8_t *data, size_t len)
 {
     bool was_open = c->ws.state == WS_STATE_OPEN;
     int rc = ws_feed(&c->ws, data, len);
@@ -391,7 +364,7 @@ static void feed_engine(struct conn *c, uint8_t *data, size_t len)
 }
 
 /* The WebSocket is open: the local end starts (a process, a connection). */
-static void open_end(struct conn *c, const struct conn_request *req)
+void conn_open_end(struct conn *c, const struct conn_request *req)
 {
     tap_open(c->taps, req);
     char err[256] = "";
@@ -404,277 +377,6 @@ static void open_end(struct conn *c, const struct conn_request *req)
     conn_close(c, WS_CLOSE_INTERNAL, err);
 }
 
-/* The answer was judged (rc from hs_check_response*); its head_len bytes in
- * c->in are done with. */
-static void client_handshake_checked(struct conn *c, int rc, size_t head_len)
-{
-    const struct options *opt = c->env->opt;
-    if (rc != 0) {
-        enum conn_outcome k = c->res.hs.outcome == HS_REDIRECT ? OUTCOME_REDIRECT
-                              : c->res.hs.outcome == HS_RETRY_VERSION ? OUTCOME_RETRY_VERSION
-                                                                      : OUTCOME_HANDSHAKE;
-        finish(c, k, "%s", c->res.hs.error);
-        c->phase = CONN_DONE;
-        return;
-    }
-    if (opt->verbose && !opt->is_quiet) {
-        if (c->res.hs.subprotocol[0])
-            note(c->env->out, "subprotocol: %s", c->res.hs.subprotocol);
-        if (c->res.hs.has_deflate) {
-            const struct ws_deflate_params *d = &c->res.hs.deflate;
-            note(c->env->out,
-                 "permessage-deflate: server_max_window_bits=%u client_max_window_bits=%u%s%s",
-                 d->server_max_window_bits, d->client_max_window_bits,
-                 d->server_no_context_takeover ? " server_no_context_takeover" : "",
-                 d->client_no_context_takeover ? " client_no_context_takeover" : "");
-        }
-    }
-    buf_consume(&c->in, head_len);
-    open_engine(c, WS_ROLE_CLIENT, c->res.hs.has_deflate ? &c->res.hs.deflate : NULL);
-    open_end(c, NULL);
-    for (size_t i = 0; i < opt->num_execute; i++)
-        conn_send_message(c, WS_OP_TEXT, opt->execute[i], strlen(opt->execute[i]));
-    /* Frames that came in the same packet as the 101 are not lost. */
-    if (buf_size(&c->in) && c->phase == CONN_OPEN)
-        feed_engine(c, (uint8_t *)buf_head(&c->in), buf_size(&c->in));
-    buf_free(&c->in);
-}
-
-static void client_handshake_done(struct conn *c, size_t head_len)
-{
-    struct http_head h;
-    verbose_head(c, '<', (const char *)buf_head(&c->in), head_len);
-    http_parse_response((const char *)buf_head(&c->in), buf_size(&c->in), HTTP_MAX_HEAD, &h);
-    client_handshake_checked(c, hs_check_response(&c->hs, &h, &c->res.hs), head_len);
-}
-
-static void stream_failed(struct conn *c, enum conn_outcome kind);
-
-/* RFC 8441: over HTTP/2 the answer is the stream's header list. */
-static void client_handshake_h2(struct conn *c)
-{
-    struct http_head h;
-    enum h2_response r = h2_stream_response(c->stream, &h);
-    if (r == H2_WAIT)
-        return;
-    if (r == H2_NO_WEBSOCKETS)
-        c->res.hs.outcome = HS_NO_H2;
-    if (r != H2_READY) {
-        stream_failed(c, OUTCOME_HANDSHAKE);
-        return;
-    }
-    if (c->env->opt->verbose && !c->env->opt->is_quiet) {
-        struct buf text;
-        buf_init(&text, 0);
-        hs_fields_format(h.headers, h.num_headers, &text);
-        note(c->env->out, "HTTP/2 stream %d", (int)h2_stream_id(c->stream));
-        verbose_head(c, '<', (const char *)buf_head(&text), buf_size(&text));
-        buf_free(&text);
-    }
-    client_handshake_checked(c, hs_check_response_h2(&c->hs, &h, &c->res.hs), 0);
-}
-
-/* Listening with a bridge or --auth: who may open a WebSocket here. */
-static int check_access(struct conn *c, const struct http_head *h, char *why, size_t whylen)
-{
-    const struct options *opt = c->env->opt;
-    if (opt->auth && !hs_has_basic_auth(h, opt->auth)) {
-        snprintf(why, whylen, "missing or wrong credentials (--auth)");
-        return 401;
-    }
-    bool is_bridge = opt->exec_cmd || opt->forward;
-    if (is_bridge && !hs_origin_allowed(h, opt->allow_origins, opt->num_allow_origins,
-                                        opt->cert_file != NULL)) {
-        const struct http_header *o = http_find_header(h, "Origin");
-        snprintf(why, whylen, "cross-site request from Origin %.*s (--allow-origin)",
-                 (int)(o->value_len > 100 ? 100 : o->value_len), o->value);
-        utf8_sanitize(why);
-        return 403;
-    }
-    return 0;
-}
-
-static void refused(struct conn *c, const struct hs_server_result *r)
-{
-    note(c->env->out, "client %u refused: %s", c->id, r->error);
-    c->close_after_write = true;
-    finish(c, OUTCOME_HANDSHAKE, "%s", r->error);
-}
-
-/* The request was accepted: the engine starts, then the local end, which
- * may want the request (--exec's environment). via: how it came, for -v. */
-static void open_server(struct conn *c, const struct http_head *h,
-                        const struct hs_server_result *r, const char *via)
-{
-    const struct options *opt = c->env->opt;
-    char remote[64], local[64];
-    struct conn_request req = {.head = h, .remote_addr = remote, .local_addr = local,
-                               .is_tls = opt->cert_file != NULL};
-    net_address(c->stream->fd, true, remote, sizeof(remote), &req.remote_port);
-    net_address(c->stream->fd, false, local, sizeof(local), &req.local_port);
-    if (!opt->is_echo || opt->verbose)
-        note(c->env->out, "client %u connected from %s%s", c->id, c->name, via);
-    open_engine(c, WS_ROLE_SERVER, r->has_deflate ? &r->deflate : NULL);
-    if (c->phase == CONN_OPEN)
-        open_end(c, &req);
-}
-
-/* Answers the request (h points into c->in): the 101 and the engine, or
- * the refusal in r. */
-static void server_answer(struct conn *c, const struct http_head *h, struct hs_server_result *r,
-                          bool ok, size_t head_len)
-{
-    if (hs_build_response(r, &c->hs_out) != 0) {
-        finish(c, OUTCOME_IO, "out of memory");
-        return;
-    }
-    verbose_head(c, '>', (const char *)buf_head(&c->hs_out), buf_size(&c->hs_out));
-    if (!ok) {
-        refused(c, r);
-        return;
-    }
-    open_server(c, h, r, ""); /* h points into c->in: before the head is consumed */
-    buf_consume(&c->in, head_len);
-    /* Frames that came with the head stay in c->in until feed_early_frames(). */
-}
-
-/* The request's checks: RFC 6455 4.2.1 (over HTTP/2, RFC 8441 5), then who
- * may come in. False with r->status and r->error for a refusal. */
-static bool judge_request(struct conn *c, const struct http_head *h, bool is_h2,
-                          struct hs_server_result *r)
-{
-    const struct options *opt = c->env->opt;
-    struct hs_server srv = {
-        .subprotocols = opt->subprotocols,
-        .num_subprotocols = opt->num_subprotocols,
-        .allow_deflate = !opt->no_deflate,
-    };
-    int rc = is_h2 ? hs_check_request_h2(&srv, h, r) : hs_check_request(&srv, h, r);
-    if (rc != 0)
-        return false;
-    int status = check_access(c, h, r->error, sizeof(r->error));
-    if (status)
-        r->status = status;
-    return status == 0;
-}
-
-/* The local end may hold the answer back (the relay, until its upstream has
- * answered): the request stays in c->in and nothing more is read. */
-static bool hold_answer(struct conn *c, const struct http_head *h, struct hs_server_result *r)
-{
-    if (!c->end->ops->hold_answer || !c->end->ops->hold_answer(c->end, h))
-        return false;
-    c->held = malloc(sizeof(*c->held));
-    if (!c->held) {
-        finish(c, OUTCOME_IO, "out of memory");
-        return true;
-    }
-    *c->held = *r;
-    c->deadline = 0; /* the end bounds its own wait */
-    return true;
-}
-
-static void server_handshake_done(struct conn *c, size_t head_len)
-{
-    struct http_head h;
-    http_parse_request((const char *)buf_head(&c->in), buf_size(&c->in), HTTP_MAX_HEAD, &h);
-    verbose_head(c, '<', (const char *)buf_head(&c->in), head_len);
-    struct hs_server_result r;
-    bool ok = judge_request(c, &h, false, &r);
-    if (ok && hold_answer(c, &h, &r))
-        return;
-    server_answer(c, &h, &r, ok, head_len);
-}
-
-static int respond_h2(struct conn *c, const struct hs_server_result *r, bool ok);
-static void server_answer_h2(struct conn *c, const struct http_head *h,
-                             const struct hs_server_result *r, bool ok);
-
-void conn_answer(struct conn *c, int status, const char *subprotocol, const char *why)
-{
-    if (!c->held || c->phase != CONN_HANDSHAKE)
-        return;
-    struct hs_server_result r = *c->held;
-    free(c->held);
-    c->held = NULL;
-    struct http_head h;
-    if (h2_is_stream(c->stream) && h2_stream_request(c->stream, &h) != 0) {
-        stream_failed(c, OUTCOME_HANDSHAKE);
-        return;
-    }
-    int head_len = h2_is_stream(c->stream) ? 0 : http_parse_request((const char *)buf_head(&c->in), buf_size(&c->in),
-                                      HTTP_MAX_HEAD, &h);
-    if (status == 101 && c->is_closing) { /* the run ended while the answer was held */
-        status = 503;
-        why = "the server is closing";
-    }
-    bool ok = status == 101;
-    if (ok) {
-        snprintf(r.subprotocol, sizeof(r.subprotocol), "%s", subprotocol ? subprotocol : "");
-    } else {
-        r.status = status;
-        snprintf(r.error, sizeof(r.error), "%s", why ? why : http_status_text(status));
-    }
-    if (h2_is_stream(c->stream))
-        server_answer_h2(c, &h, &r, ok);
-    else
-        server_answer(c, &h, &r, ok, (size_t)head_len);
-}
-
-/* RFC 8441 5: over HTTP/2 the request is the stream's header list, and a
- * 200 without Sec-WebSocket-Accept answers it. */
-static void server_handshake_h2(struct conn *c)
-{
-    const struct options *opt = c->env->opt;
-    struct http_head h;
-    if (c->held)
-        return; /* the local end holds the answer back */
-    if (h2_stream_request(c->stream, &h) != 0) {
-        stream_failed(c, OUTCOME_HANDSHAKE);
-        return;
-    }
-    if (opt->verbose && !opt->is_quiet) {
-        struct buf text;
-        buf_init(&text, 0);
-        hs_fields_format(h.headers, h.num_headers, &text);
-        note(c->env->out, "client %u: HTTP/2 stream %d", c->id, (int)h2_stream_id(c->stream));
-        verbose_head(c, '<', (const char *)buf_head(&text), buf_size(&text));
-        buf_free(&text);
-    }
-    struct hs_server_result r;
-    bool ok = judge_request(c, &h, true, &r);
-    if (ok && hold_answer(c, &h, &r))
-        return;
-    server_answer_h2(c, &h, &r, ok);
-}
-
-/* The answer to an extended CONNECT, and on 200 the WebSocket opens. */
-static void server_answer_h2(struct conn *c, const struct http_head *h,
-                             const struct hs_server_result *r, bool ok)
-{
-    if (respond_h2(c, r, ok) != 0) {
-        conn_abort(c, OUTCOME_IO, "cannot answer the HTTP/2 request");
-        return;
-    }
-    if (!ok) {
-        refused(c, r);
-        c->phase = CONN_DONE; /* the answer ends the stream by itself */
-        return;
-    }
-    char via[40];
-    snprintf(via, sizeof(via), " (HTTP/2 stream %d)", (int)h2_stream_id(c->stream));
-    open_server(c, h, r, via);
-}
-
-struct stream *conn_take_h2(struct conn *c, struct buf *early)
-{
-    struct stream *s = c->stream;
-    *early = c->in;
-    buf_init(&c->in, 0);
-    c->stream = stream_new_plain(-1); /* a placeholder that closes nothing */
-    c->phase = CONN_DONE;
-    return s;
-}
 
 static bool end_takes(const struct conn *c)
 {
@@ -691,121 +393,18 @@ static void feed_early_frames(struct conn *c)
 {
     if (!has_early_frames(c))
         return;
-    feed_engine(c, (uint8_t *)buf_head(&c->in), buf_size(&c->in));
+    conn_feed(c, (uint8_t *)buf_head(&c->in), buf_size(&c->in));
     buf_free(&c->in);
 }
 
-/* Over HTTP/2 an answer is a header list, and a refusal ends the stream. */
-static int respond_h2(struct conn *c, const struct hs_server_result *r, bool ok)
-{
-    struct hs_fields *f = malloc(sizeof(*f));
-    int rc = !f || hs_build_response_h2(r, f) != 0 ||
-                     h2_stream_respond(c->stream, f, ok ? NULL : r->error) != 0
-                 ? -1
-                 : 0;
-    if (rc == 0 && c->env->opt->verbose && !c->env->opt->is_quiet) {
-        struct buf text;
-        buf_init(&text, 0);
-        hs_fields_format(f->fields, f->num, &text);
-        verbose_head(c, '>', (const char *)buf_head(&text), buf_size(&text));
-        buf_free(&text);
-    }
-    free(f);
-    return rc;
-}
-
-void conn_refuse(struct conn *c, int status, const char *why)
-{
-    struct hs_server_result r = {.status = status};
-    snprintf(r.error, sizeof(r.error), "%s", why);
-    c->close_after_write = true;
-    note(c->env->out, "client %u refused: %s", c->id, why);
-    if (h2_is_stream(c->stream)) {
-        respond_h2(c, &r, false);
-        finish(c, OUTCOME_HANDSHAKE, "%s", why);
-        c->phase = CONN_DONE; /* the answer ends the stream by itself */
-        return;
-    }
-    hs_build_response(&r, &c->hs_out);
-    finish(c, OUTCOME_HANDSHAKE, "%s", why);
-}
 
 /* A failed read or write: TLS failures are told apart from lost sockets. */
-static void stream_failed(struct conn *c, enum conn_outcome kind)
+void conn_stream_failed(struct conn *c, enum conn_outcome kind)
 {
-    finish(c, c->stream->is_tls_error ? OUTCOME_TLS : kind, "%s", c->stream->error);
+    conn_finish(c, c->stream->is_tls_error ? OUTCOME_TLS : kind, "%s", c->stream->error);
     c->phase = CONN_DONE;
 }
 
-static void bad_head(struct conn *c, int r)
-{
-    const char *what = r == HTTP_TOO_LARGE ? "larger than 16 KiB" : "not valid HTTP";
-    if (c->is_server) {
-        char why[64];
-        snprintf(why, sizeof(why), "request head %s", what);
-        conn_refuse(c, r == HTTP_TOO_LARGE ? 431 : 400, why);
-        return;
-    }
-    const char *data = (const char *)buf_head(&c->in);
-    size_t show = 0, len = buf_size(&c->in); /* the buffer has no NUL */
-    while (show < len && show < 60 && data[show] != '\r' && data[show] != '\n')
-        show++;
-    finish(c, OUTCOME_HANDSHAKE, "the server's answer is %s: \"%.*s\"", what, (int)show, data);
-    utf8_sanitize(c->res.message);
-    c->phase = CONN_DONE;
-}
-
-static void read_handshake(struct conn *c)
-{
-    if (h2_is_stream(c->stream)) {
-        if (c->is_server)
-            server_handshake_h2(c);
-        else
-            client_handshake_h2(c);
-        return;
-    }
-    uint8_t *dst = buf_reserve(&c->in, 4096);
-    if (!dst) {
-        finish(c, OUTCOME_HANDSHAKE, "handshake answer larger than %d bytes", HTTP_MAX_HEAD);
-        c->phase = CONN_DONE;
-        return;
-    }
-    ssize_t n = stream_read(c->stream, dst, 4096);
-    if (n == STREAM_AGAIN)
-        return;
-    if (n < 0) {
-        stream_failed(c, c->is_server ? OUTCOME_LOST : OUTCOME_HANDSHAKE);
-        return;
-    }
-    if (n == 0) {
-        finish(c, c->is_server ? OUTCOME_LOST : OUTCOME_HANDSHAKE,
-               "connection closed during the opening handshake");
-        c->phase = CONN_DONE;
-        return;
-    }
-    buf_commit(&c->in, (size_t)n);
-    struct http_head h;
-    const char *data = (const char *)buf_head(&c->in);
-    int r = c->is_server ? http_parse_request(data, buf_size(&c->in), HTTP_MAX_HEAD, &h)
-                         : http_parse_response(data, buf_size(&c->in), HTTP_MAX_HEAD, &h);
-    if (c->is_server && c->env->opt->http != HTTP_1_1) {
-        int m = h2_preface_match(buf_head(&c->in), buf_size(&c->in));
-        if (m == 0)
-            return; /* too short to tell HTTP/2 from HTTP/1.1 */
-        if (m == 1) {
-            c->is_h2_preface = true; /* the loop turns it into an HTTP/2 session */
-            return;
-        }
-    }
-    if (r == HTTP_INCOMPLETE)
-        return;
-    if (r < 0)
-        bad_head(c, r);
-    else if (c->is_server)
-        server_handshake_done(c, (size_t)r);
-    else
-        client_handshake_done(c, (size_t)r);
-}
 
 static void read_frames(struct conn *c)
 {
@@ -813,17 +412,17 @@ static void read_frames(struct conn *c)
     if (n == STREAM_AGAIN)
         return;
     if (n < 0) {
-        stream_failed(c, OUTCOME_LOST);
+        conn_stream_failed(c, OUTCOME_LOST);
         return;
     }
     if (n == 0) {
         c->eof = true;
         if (c->phase == CONN_OPEN && !ws_is_done(&c->ws))
-            finish(c, OUTCOME_LOST, NULL);
+            conn_finish(c, OUTCOME_LOST, NULL);
         return;
     }
     if (c->phase == CONN_OPEN)
-        feed_engine(c, c->env->rbuf, (size_t)n);
+        conn_feed(c, c->env->rbuf, (size_t)n);
     /* In CONN_DRAIN whatever still arrives is discarded. */
 }
 
@@ -842,7 +441,7 @@ static void write_out(struct conn *c)
         if (n == STREAM_AGAIN)
             return;
         if (n <= 0) {
-            stream_failed(c, OUTCOME_LOST);
+            conn_stream_failed(c, OUTCOME_LOST);
             return;
         }
         buf_consume(b, (size_t)n);
@@ -851,7 +450,7 @@ static void write_out(struct conn *c)
         if (c->phase == CONN_DRAIN)
             c->deadline = net_now_ms() + DRAIN_MS;
         else if (c->phase == CONN_OPEN && c->has_ws && c->ws.state == WS_STATE_CLOSE_SENT)
-            c->deadline = ms_from(c->env->opt->close_timeout);
+            c->deadline = conn_ms_from(c->env->opt->close_timeout);
         if (!buf_size(b))
             b = pending_output(c);
     }
@@ -872,11 +471,11 @@ static void advance(struct conn *c)
             c->res.close_code = c->ws.peer_close_code;
             c->res.sent_code = c->ws.sent_close_code;
         }
-        finish(c, OUTCOME_CLOSED, NULL);
+        conn_finish(c, OUTCOME_CLOSED, NULL);
         /* A server closes TCP first (RFC 6455 7.1.1); a failing client waits
          * for the server's answer a little longer. */
         if (c->ws.state == WS_STATE_FAILED)
-            c->deadline = ms_from(c->env->opt->close_timeout);
+            c->deadline = conn_ms_from(c->env->opt->close_timeout);
     }
     if (c->phase == CONN_DRAIN && !has_output(c) && c->res.kind == OUTCOME_CLOSED &&
         !c->is_half_closed && h2_is_stream(c->stream)) {
@@ -917,8 +516,8 @@ static void check_keepalive(struct conn *c, long now)
         static const char payload[] = "wsc keepalive";
         conn_send_ping(c, payload, sizeof(payload) - 1, false);
         if (!c->pong_deadline)
-            c->pong_deadline = ms_from(opt->ping_timeout);
-        c->next_ping = ms_from(opt->ping_interval);
+            c->pong_deadline = conn_ms_from(opt->ping_timeout);
+        c->next_ping = conn_ms_from(opt->ping_interval);
     }
 }
 
@@ -932,14 +531,14 @@ static void check_timer(struct conn *c, long now)
     switch (c->phase) {
     case CONN_HANDSHAKE:
         if (!c->stream->is_secured)
-            finish(c, OUTCOME_TLS, "TLS: no TLS handshake within %g s", opt->handshake_timeout);
+            conn_finish(c, OUTCOME_TLS, "TLS: no TLS handshake within %g s", opt->handshake_timeout);
         else
-            finish(c, OUTCOME_HANDSHAKE, "no handshake %s within %g s",
+            conn_finish(c, OUTCOME_HANDSHAKE, "no handshake %s within %g s",
                    c->is_server ? "request" : "answer", opt->handshake_timeout);
         c->phase = CONN_DONE;
         break;
     case CONN_OPEN:
-        finish(c, OUTCOME_NO_CLOSE_REPLY, "no close reply within %g s", opt->close_timeout);
+        conn_finish(c, OUTCOME_NO_CLOSE_REPLY, "no close reply within %g s", opt->close_timeout);
         c->phase = CONN_DONE;
         break;
     default:
@@ -990,7 +589,7 @@ void conn_service(struct conn *c, short revents)
         return;
     if (revents & (POLLIN | POLLHUP | POLLERR) || stream_pending(c->stream)) {
         if (c->phase == CONN_HANDSHAKE)
-            read_handshake(c);
+            conn_read_handshake(c);
         else if (c->phase != CONN_DONE && end_takes(c))
             read_frames(c);
     }
