@@ -11,12 +11,10 @@ exit status and that no byte was lost; no process is left behind.
 import asyncio
 import hashlib
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -30,27 +28,6 @@ from websockets.exceptions import ConnectionClosed, InvalidStatusCode  # noqa: E
 WEBSOCKETD = shutil.which("websocketd")
 
 
-def listen(*args, env=None):
-    """wsc -l 0 ARGS in the background; the port is read from its stderr."""
-    proc = t.spawn(["-l", "0"] + list(args), env=env)
-    end = time.monotonic() + 5
-    while time.monotonic() < end:
-        m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", proc.err)
-        if m:
-            return int(m.group(1)), proc
-        if proc.proc.poll() is not None:
-            break
-        time.sleep(0.02)
-    raise RuntimeError(f"wsc -l did not say where it listens\n{proc.wait(1)}")
-
-
-def wait_err(proc, pattern, timeout=5):
-    end = time.monotonic() + timeout
-    while True:
-        m = re.search(pattern, proc.err.decode("utf-8", "replace"))
-        if m or time.monotonic() >= end:
-            return m
-        time.sleep(0.02)
 
 
 def run(coro, timeout=30):
@@ -152,7 +129,7 @@ def exec_environment_as_websocketd():
     path = script("env.sh", ENV_SCRIPT)
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent",
             "LANG": "C.UTF-8", "SECRET_TOKEN": "do-not-leak"}
-    port_w, wsc = listen("--exec", path, env=base)
+    port_w, wsc = t.listen("--exec", path, env=base)
     port_d = t.free_port()
     wsd = subprocess.Popen([WEBSOCKETD, f"--port={port_d}", "--address=127.0.0.1", path],
                            env=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -194,7 +171,7 @@ def exec_environment_as_websocketd():
 def exec_passenv():
     path = script("env2.sh", ENV_SCRIPT)
     env = dict(os.environ, KEEP_ME="yes", DROP_ME="no")
-    port, proc = listen("--exec", path, "--passenv", "KEEP_ME", env=env)
+    port, proc = t.listen("--exec", path, "--passenv", "KEEP_ME", env=env)
     got, _ = run(env_session(f"ws://127.0.0.1:{port}/", None))
     e = env_of(got)
     t.is_((e.get("KEEP_ME"), e.get("DROP_ME")), ("yes", None), "--passenv passes only its name")
@@ -203,11 +180,11 @@ def exec_passenv():
 
 @t.test
 def exec_lines_both_ways():
-    port, proc = listen("--exec", "while read l; do echo \"got: $l\"; echo \"err $l\" >&2; done")
+    port, proc = t.listen("--exec", "while read l; do echo \"got: $l\"; echo \"err $l\" >&2; done")
     got, code, _ = run(converse(f"ws://127.0.0.1:{port}/", ["one", "two", "three ü"], expect=3))
     t.is_(got, ["got: one", "got: two", "got: three ü"], "--exec: a line per message both ways")
     t.is_(code, 1000, "--exec: the client's close is answered with 1000")
-    t.ok(wait_err(proc, r"\[1\] err three ü"), "--exec: the process's stderr, prefixed [1]",
+    t.ok(t.wait_err(proc, r"\[1\] err three ü"), "--exec: the process's stderr, prefixed [1]",
          proc.err.decode(errors="replace"))
     proc.stop()
 
@@ -215,11 +192,11 @@ def exec_lines_both_ways():
 @t.test
 def exec_client_closes_first_nothing_lost():
     out = t.tmpfile("stdin-copy")
-    port, proc = listen("--exec", f"cat > {out}; echo done >&2")
+    port, proc = t.listen("--exec", f"cat > {out}; echo done >&2")
     lines = [f"line {i} " + "x" * (i % 700) for i in range(5000)]
     _, code, _ = run(converse(f"ws://127.0.0.1:{port}/", lines))
     t.is_(code, 1000, "client closes first: its close is answered with 1000")
-    t.ok(wait_err(proc, r"\[1\] done"), "client closes first: the process sees its stdin end",
+    t.ok(t.wait_err(proc, r"\[1\] done"), "client closes first: the process sees its stdin end",
          proc.err)
     with open(out) as f:
         t.ok(f.read() == "".join(line + "\n" for line in lines),
@@ -229,7 +206,7 @@ def exec_client_closes_first_nothing_lost():
 
 @t.test
 def exec_process_per_client():
-    port, proc = listen("--exec", "echo $$; cat", "--max-clients", "30")
+    port, proc = t.listen("--exec", "echo $$; cat", "--max-clients", "30")
 
     async def many():
         async def one(i):
@@ -253,10 +230,10 @@ def exec_process_per_client():
 
 @t.test
 def exec_exit_status_closes():
-    port, proc = listen("--exec", "echo bye; exit 0")
+    port, proc = t.listen("--exec", "echo bye; exit 0")
     got, code, _ = run(converse(f"ws://127.0.0.1:{port}/", expect=1, close=False))
     t.is_((got, code), (["bye"], 1000), "--exec: status 0 closes with 1000 after its output")
-    port2, proc2 = listen("--exec", "printf 'partial'; exit 3")
+    port2, proc2 = t.listen("--exec", "printf 'partial'; exit 3")
     got, code, reason = run(converse(f"ws://127.0.0.1:{port2}/", expect=1, close=False))
     t.is_((got, code, reason), (["partial"], 1011, "process exited with status 3"),
           "--exec: status 3 closes with 1011 naming it; a last line without newline is sent")
@@ -266,7 +243,7 @@ def exec_exit_status_closes():
 
 @t.test
 def exec_invalid_utf8_and_long_lines():
-    port, proc = listen("--exec", "printf 'ok\\n\\377\\376bad\\n'; head -c 300000 /dev/zero | "
+    port, proc = t.listen("--exec", "printf 'ok\\n\\377\\376bad\\n'; head -c 300000 /dev/zero | "
                         "tr '\\0' x; echo; sleep 5", "--chunk", "65536")
     got, _, _ = run(converse(f"ws://127.0.0.1:{port}/", expect=3))
     t.is_(got[:2], ["ok", b"\xff\xfebad"], "--exec: a line that is not UTF-8 is a binary message")
@@ -276,7 +253,7 @@ def exec_invalid_utf8_and_long_lines():
 
 @t.test
 def exec_binary_raw_bytes():
-    port, proc = listen("-b", "--exec", "cat")
+    port, proc = t.listen("-b", "--exec", "cat")
     blob = os.urandom(3 * 1024 * 1024)
 
     async def go():
@@ -300,7 +277,7 @@ def exec_binary_raw_bytes():
 @t.test
 def exec_ignores_sigterm():
     marker = t.tmpfile("pid")
-    port, proc = listen("--exec", f"trap '' TERM; echo $$ > {marker}; echo up; "
+    port, proc = t.listen("--exec", f"trap '' TERM; echo $$ > {marker}; echo up; "
                         "while :; do sleep 0.1; done", "--close-timeout", "1")
     start = time.monotonic()
     got, code, _ = run(converse(f"ws://127.0.0.1:{port}/", expect=1))
@@ -319,7 +296,7 @@ def exec_ignores_sigterm():
 
 @t.test
 def exec_flood_bounded_memory():
-    port, proc = listen("--exec", "yes flood-flood-flood-flood")
+    port, proc = t.listen("--exec", "yes flood-flood-flood-flood")
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
@@ -342,7 +319,7 @@ def exec_flood_bounded_memory():
 @t.test
 def exec_sigint_ends_everything():
     marker = t.tmpfile("pid2")
-    port, proc = listen("--exec", f"echo $$ > {marker}; exec cat")
+    port, proc = t.listen("--exec", f"echo $$ > {marker}; exec cat")
 
     async def go():
         async with websockets.connect(f"ws://127.0.0.1:{port}/") as ws:
@@ -393,21 +370,21 @@ def status_of(url, **kw):
 @t.test
 def cross_site_origin_refused():
     marker = t.tmpfile("started") + ".touched"
-    port, proc = listen("--exec", f"touch {marker}; cat")
+    port, proc = t.listen("--exec", f"touch {marker}; cat")
     url = f"ws://127.0.0.1:{port}/"
     t.is_(status_of(url, origin="http://evil.example")[0], 403, "cross-site Origin: 403")
     time.sleep(0.3)
     t.ok(not os.path.exists(marker), "cross-site Origin: no process started")
-    t.ok(wait_err(proc, r"refused: cross-site request from Origin http://evil\.example"),
+    t.ok(t.wait_err(proc, r"refused: cross-site request from Origin http://evil\.example"),
          "cross-site Origin: said on stderr", proc.err)
     t.is_(status_of(url, origin=f"http://127.0.0.1:{port}")[0], 101, "same-site Origin: 101")
     t.is_(status_of(url)[0], 101, "no Origin (not a browser): 101")
-    port2, proc2 = listen("--forward", "127.0.0.1:9", "--allow-origin", "http://evil.example")
+    port2, proc2 = t.listen("--forward", "127.0.0.1:9", "--allow-origin", "http://evil.example")
     t.is_(status_of(f"ws://127.0.0.1:{port2}/", origin="http://evil.example")[0], 101,
           "--allow-origin lets that Origin in")
     t.is_(status_of(f"ws://127.0.0.1:{port2}/", origin="http://other.example")[0], 403,
           "--allow-origin: another Origin is still refused")
-    port3, proc3 = listen("--exec", "cat", "--allow-origin", "*")
+    port3, proc3 = t.listen("--exec", "cat", "--allow-origin", "*")
     t.is_(status_of(f"ws://127.0.0.1:{port3}/", origin="null")[0], 101, "--allow-origin '*'")
     for p in (proc, proc2, proc3):
         p.stop()
@@ -415,7 +392,7 @@ def cross_site_origin_refused():
 
 @t.test
 def basic_auth_required():
-    port, proc = listen("--exec", "cat", "--auth", "alice:s3cret")
+    port, proc = t.listen("--exec", "cat", "--auth", "alice:s3cret")
     url = f"ws://127.0.0.1:{port}/"
     code, headers = status_of(url)
     t.is_(code, 401, "--auth: no credentials, 401")
@@ -428,7 +405,7 @@ def basic_auth_required():
 
 @t.test
 def max_clients_bounds_processes():
-    port, proc = listen("--exec", "cat", "--max-clients", "2")
+    port, proc = t.listen("--exec", "cat", "--max-clients", "2")
 
     async def go():
         a = await websockets.connect(f"ws://127.0.0.1:{port}/")
@@ -493,7 +470,7 @@ class TcpService:
 @t.test
 def forward_binary_round_trip():
     svc = TcpService()
-    port, proc = listen("--forward", f"127.0.0.1:{svc.port}")
+    port, proc = t.listen("--forward", f"127.0.0.1:{svc.port}")
     blob = os.urandom(5 * 1024 * 1024)
 
     async def go():
@@ -520,7 +497,7 @@ def forward_binary_round_trip():
 @t.test
 def forward_service_closes_first():
     svc = TcpService("greet", greeting=b"hello from tcp\n" * 1000)
-    port, proc = listen("--forward", f"127.0.0.1:{svc.port}")
+    port, proc = t.listen("--forward", f"127.0.0.1:{svc.port}")
 
     async def go():
         async with websockets.connect(f"ws://127.0.0.1:{port}/") as ws:
@@ -540,7 +517,7 @@ def forward_service_closes_first():
 
 @t.test
 def forward_refused():
-    port, proc = listen("--forward", f"127.0.0.1:{t.free_port()}")
+    port, proc = t.listen("--forward", f"127.0.0.1:{t.free_port()}")
     _, code, reason = run(converse(f"ws://127.0.0.1:{port}/", close=False))
     t.is_(code, 1011, "--forward to a closed port: close 1011")
     t.ok("Connection refused" in reason, "--forward refused: the reason says so", reason)
@@ -551,7 +528,7 @@ def forward_refused():
 def forward_unix_socket():
     path = t.tmpfile("svc") + ".sock"
     svc = TcpService(unix=path)
-    port, proc = listen("--forward", f"unix:{path}")
+    port, proc = t.listen("--forward", f"unix:{path}")
     got, code, _ = run(converse(f"ws://127.0.0.1:{port}/", [b"\x00\x01unix"], expect=1))
     t.is_((got, code), ([b"\x00\x01unix"], 1000), "--forward unix:PATH round-trip")
     proc.stop()

@@ -34,33 +34,13 @@ if not CHROMIUM:
     t.skip_all("chromium is not installed (bootstrap installs Debian's chromium)")
 
 PAGE = os.path.join(t.HELPERS, "browser_page.html")
-LISTENING = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
 GREETING = b"hello from the browser\n" + bytes([0, 1, 2, 253, 254, 255]) + b"B" * 70000 + b"\n"
 
-
-def listen(*args):
-    """wsc -l 0 ARGS in the background; the port is read from its stderr."""
-    proc = t.spawn(["-l", "0"] + list(args))
-    end = time.monotonic() + 5
-    while time.monotonic() < end and proc.proc.poll() is None:
-        m = LISTENING.search(proc.err)
-        if m:
-            return int(m.group(1)), proc
-        time.sleep(0.02)
-    raise RuntimeError(f"wsc -l 0 did not say where it listens\n{proc.wait(1)}")
 
 
 def err_text(proc):
     return proc.err.decode("utf-8", "replace")
 
-
-def wait_err(proc, pattern, timeout=5):
-    end = time.monotonic() + timeout
-    while True:
-        m = re.search(pattern, err_text(proc))
-        if m or time.monotonic() >= end:
-            return m
-        time.sleep(0.02)
 
 
 def send_stdin(proc, data):
@@ -127,11 +107,11 @@ def wait_report(rep, timeout=30):
 
 @t.test
 def text_both_ways():
-    port, proc = listen("-s", "superchat", "-s", "chat")
-    report_port, rep = listen()
+    port, proc = t.listen("-s", "superchat", "-s", "chat")
+    report_port, rep = t.listen()
     browser = Browser(port=port, report=report_port, expect=2, close=1,
                       protocols="chat,superchat")
-    connected = wait_err(proc, r"client 1 connected", 20) is not None
+    connected = t.wait_err(proc, r"client 1 connected", 20) is not None
     t.ok(connected, "chromium connects to wsc -l", err_text(proc) + browser.log_tail())
     if connected:
         send_stdin(proc, "line one\nünïcödé 🎉\n".encode())
@@ -152,7 +132,7 @@ def text_both_ways():
     close = result.get("close") or {}
     t.is_((close.get("code"), close.get("wasClean")), (4000, True),
           "browser: its close 4000 is answered with 4000 and the close is clean", diag)
-    t.ok(wait_err(proc, r'client 1 closed: 4000 \([^)]*\) "browser done"') is not None,
+    t.ok(t.wait_err(proc, r'client 1 closed: 4000 \([^)]*\) "browser done"') is not None,
          "wsc: 'client 1 closed: 4000 (...) \"browser done\"'", diag)
     t.is_(result.get("errors"), [], "browser: no error event", diag)
     browser.kill()
@@ -161,10 +141,10 @@ def text_both_ways():
 @t.test
 def binary_both_ways():
     data = b"\x00\xff\x10binary\x80\x7f\x01"
-    port, proc = listen("-b", "--chunk", str(len(data)))
-    report_port, rep = listen()
+    port, proc = t.listen("-b", "--chunk", str(len(data)))
+    report_port, rep = t.listen()
     browser = Browser(port=port, report=report_port, expect=1, close=1)
-    connected = wait_err(proc, r"client 1 connected", 20) is not None
+    connected = t.wait_err(proc, r"client 1 connected", 20) is not None
     t.ok(connected, "chromium connects to wsc -l -b", err_text(proc) + browser.log_tail())
     if connected:
         send_stdin(proc, data)
@@ -180,10 +160,10 @@ def binary_both_ways():
 
 @t.test
 def server_closes():
-    port, proc = listen()
-    report_port, rep = listen()
+    port, proc = t.listen()
+    report_port, rep = t.listen()
     browser = Browser(port=port, report=report_port, expect=1, close=0)
-    connected = wait_err(proc, r"client 1 connected", 20) is not None
+    connected = t.wait_err(proc, r"client 1 connected", 20) is not None
     t.ok(connected, "chromium connects to wsc -l", err_text(proc) + browser.log_tail())
     if connected:
         send_stdin(proc, b"going soon\n")
@@ -206,12 +186,12 @@ FILE_ORIGIN = "null"
 @t.test
 def forward_refuses_a_file_page():
     echo = t.track(TcpEcho())
-    port, proc = listen("--forward", f"127.0.0.1:{echo.port}")
-    report_port, rep = listen()
+    port, proc = t.listen("--forward", f"127.0.0.1:{echo.port}")
+    report_port, rep = t.listen()
     browser = Browser(mode="stream", port=port, report=report_port)
     result = wait_report(rep) or {}
     diag = f"wsc stderr:\n{err_text(proc)}\nreport: {t._short(rep.out)}\n{browser.log_tail()}"
-    m = wait_err(proc, r"client 1 refused: cross-site request from Origin (\S+)")
+    m = t.wait_err(proc, r"client 1 refused: cross-site request from Origin (\S+)")
     t.ok(m is not None, "wsc -l --forward refuses the page from file:// (cross-site)", diag)
     t.is_(m and m.group(1), FILE_ORIGIN,
           f"chromium sends Origin: {FILE_ORIGIN} from a file:// page", diag)
@@ -226,12 +206,12 @@ def forward_refuses_a_file_page():
 @t.test
 def forward_binary_stream():
     echo = t.track(TcpEcho())
-    port, proc = listen("--forward", f"127.0.0.1:{echo.port}", "--allow-origin", FILE_ORIGIN)
-    report_port, rep = listen()
+    port, proc = t.listen("--forward", f"127.0.0.1:{echo.port}", "--allow-origin", FILE_ORIGIN)
+    report_port, rep = t.listen()
     browser = Browser(mode="stream", port=port, report=report_port)
     result = wait_report(rep) or {}
     diag = f"wsc stderr:\n{err_text(proc)}\nreport: {t._short(rep.out)}\n{browser.log_tail()}"
-    t.ok(wait_err(proc, r"client 1 connected") is not None,
+    t.ok(t.wait_err(proc, r"client 1 connected") is not None,
          f"--allow-origin {FILE_ORIGIN} lets the file:// page in", diag)
     sent = result.get("sent") or 0
     t.ok(sent > 400000, "browser: sent its binary messages (12, 1 byte to 100,000)", diag)
@@ -241,7 +221,7 @@ def forward_binary_stream():
     t.is_((result.get("errors"), (result.get("close") or {}).get("code"),
            (result.get("close") or {}).get("wasClean")), ([], 1000, True),
           "browser: its close 1000 is answered, clean, no error", diag)
-    t.ok(wait_err(proc, r"client 1 closed: 1000") is not None,
+    t.ok(t.wait_err(proc, r"client 1 closed: 1000") is not None,
          "wsc: 'client 1 closed: 1000'", diag)
     end = time.monotonic() + 5
     while not echo.counts and time.monotonic() < end:
@@ -261,9 +241,9 @@ def wss_to_listen_http2():
     sys.path.insert(0, t.HELPERS)
     import daemons
     certs = daemons.Certs(t.tmpdir())
-    port, proc = listen("--http2", "--cert", certs.server, "--key", certs.server_key, "--echo",
+    port, proc = t.listen("--http2", "--cert", certs.server, "--key", certs.server_key, "--echo",
                         "-v")
-    report_port, rep = listen()
+    report_port, rep = t.listen()
     browser = Browser(flags=["--ignore-certificate-errors"], mode="stream",
                       url=f"wss://localhost:{port}/", report=report_port)
     result = wait_report(rep) or {}

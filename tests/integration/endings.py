@@ -31,19 +31,6 @@ def raw(*args):
     return t.server("raw_server.py", *args)
 
 
-def listen(*args):
-    """wsc -l 0 ARGS; returns (port, proc)."""
-    proc = t.spawn(["-l", "0"] + list(args))
-    end = time.monotonic() + 5
-    while time.monotonic() < end:
-        m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", proc.err)
-        if m:
-            return int(m.group(1)), proc
-        if proc.proc.poll() is not None:
-            break
-        time.sleep(0.02)
-    raise RuntimeError(f"wsc -l 0 did not say where it listens: {proc.err!r}")
-
 
 def wait_err(proc, pattern, timeout=5):
     end = time.monotonic() + timeout
@@ -98,7 +85,7 @@ def interrupted_while_connecting():
 
 @t.test
 def interrupted_while_waiting_to_reconnect():
-    port, srv = listen("--echo")
+    port, srv = t.listen("--echo")
     client = t.spawn(["--reconnect", f"ws://127.0.0.1:{port}/"])
     client.proc.stdin.write(b"first\n")
     client.proc.stdin.flush()
@@ -209,7 +196,7 @@ def wss_connection_cut_is_a_lost_connection():
                     key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
                     "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
                    capture_output=True, check=True, timeout=30)
-    port, srv = listen("--cert", cert, "--key", key, "--echo")
+    port, srv = t.listen("--cert", cert, "--key", key, "--echo")
     client = t.spawn(["--ca", cert, "--reconnect=1", f"wss://127.0.0.1:{port}/"])
     client.proc.stdin.write(b"over tls\n")
     client.proc.stdin.flush()
@@ -256,7 +243,7 @@ def hangup_closes_cleanly():
 
 @t.test
 def listen_twice_interrupted():
-    port, srv = listen()
+    port, srv = t.listen()
     sock, head, _ = wsframe.client_handshake(port)  # never answers the close
     t.ok(head.startswith("HTTP/1.1 101"), "a raw client completes the handshake", head)
     srv.proc.send_signal(signal.SIGINT)
@@ -270,7 +257,7 @@ def listen_twice_interrupted():
 @t.test
 def listen_interrupt_as_a_client_arrives():
     # The signal and the new connection come out of the same poll: no client is taken in.
-    port, srv = listen()
+    port, srv = t.listen()
     srv.proc.send_signal(signal.SIGSTOP)
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)  # waits in the backlog
     srv.proc.send_signal(signal.SIGINT)
@@ -283,7 +270,7 @@ def listen_interrupt_as_a_client_arrives():
 
 @t.test
 def listen_bad_utf8_on_stdin():
-    port, srv = listen()
+    port, srv = t.listen()
     clients = [t.spawn(["-w", "-1", f"ws://127.0.0.1:{port}/"]) for _ in range(2)]
     t.ok(wait_err(srv, rb"client 2 connected"), "two clients connected", repr(srv.err))
     srv.proc.stdin.write(b"\xff\n")

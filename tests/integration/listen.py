@@ -39,34 +39,10 @@ WS_CLIENT_JS = os.path.join(t.HELPERS, "ws_client.js")
 
 # ---- helpers -----------------------------------------------------------------------------
 
-def listen(*args, env=None):
-    """wsc -l 0 ARGS in the background; the port is read from its stderr."""
-    proc = t.spawn(["-l", "0"] + list(args), env=env)
-    pat = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
-    end = time.monotonic() + 5
-    while time.monotonic() < end:
-        m = pat.search(proc.err)
-        if m:
-            return int(m.group(1)), proc
-        if proc.proc.poll() is not None:
-            break
-        time.sleep(0.02)
-    res = proc.wait(1)
-    raise RuntimeError(f"wsc -l 0 did not say where it listens\n{res}")
-
 
 def err_text(proc):
     return proc.err.decode("utf-8", "replace")
 
-
-def wait_err(proc, pattern, timeout=5):
-    """Wait until wsc's stderr matches the regex; return the match or None."""
-    end = time.monotonic() + timeout
-    while True:
-        m = re.search(pattern, err_text(proc))
-        if m or time.monotonic() >= end:
-            return m
-        time.sleep(0.02)
 
 
 def wait_out(proc, want, timeout=5):
@@ -109,7 +85,7 @@ def serves_next(port, what):
 
 @t.test
 def messages_both_ways():
-    port, proc = listen()
+    port, proc = t.listen()
 
     async def session():
         async with connect(port) as ws:
@@ -127,15 +103,15 @@ def messages_both_ways():
           "wsc -l: a client's text messages appear on stdout, one a line", err_text(proc))
     t.is_(got, ["from stdin", "second line"], "wsc -l: stdin lines reach the client",
           err or err_text(proc))
-    m = wait_err(proc, r"client (\d+) connected from 127\.0\.0\.1:\d+")
+    m = t.wait_err(proc, r"client (\d+) connected from 127\.0\.0\.1:\d+")
     t.ok(m is not None, "stderr: 'client N connected from 127.0.0.1:PORT'", err_text(proc))
-    t.ok(wait_err(proc, r"client 1 closed: 1000 \(normal") is not None,
+    t.ok(t.wait_err(proc, r"client 1 closed: 1000 \(normal") is not None,
          "stderr: 'client 1 closed: 1000 (normal ...)'", err_text(proc))
 
 
 @t.test
 def binary_from_client_raw_on_stdout():
-    port, proc = listen()
+    port, proc = t.listen()
     data = bytes(range(256)) * 4
 
     async def session():
@@ -150,14 +126,14 @@ def binary_from_client_raw_on_stdout():
 
 @t.test
 def several_clients():
-    port, proc = listen()
+    port, proc = t.listen()
     n = 3
 
     async def session():
         conns = [await connect(port).__aenter__() for _ in range(n)]
         try:
             if len(re.findall(r"client \d+ connected", err_text(proc))) < n:
-                wait_err(proc, r"(?s)(client \d+ connected.*){%d}" % n)
+                t.wait_err(proc, r"(?s)(client \d+ connected.*){%d}" % n)
             send_stdin(proc, b"to everyone\n")
             got = [await ws.recv() for ws in conns]
             for i, ws in enumerate(conns):
@@ -177,7 +153,7 @@ def several_clients():
     ids = re.findall(r"client (\d+) connected from", err_text(proc))
     t.is_(sorted(ids), [str(i) for i in range(1, n + 1)],
           "each client gets its own id in the connect line", err_text(proc))
-    wait_err(proc, r"(?s)(client \d+ closed.*){%d}" % n)
+    t.wait_err(proc, r"(?s)(client \d+ closed.*){%d}" % n)
     closed = re.findall(r"client (\d+) closed: 1000", err_text(proc))
     t.is_(sorted(closed), sorted(ids), "each client's close is reported with its id",
           err_text(proc))
@@ -187,7 +163,7 @@ def several_clients():
 def messages_from_clients_do_not_interleave():
     # While one client's 4 MiB message arrives over many reads, another client's short
     # messages come in: stdout must hold each message whole, on its own line.
-    port, proc = listen("--no-deflate")
+    port, proc = t.listen("--no-deflate")
     big = "A" * (4 * 1024 * 1024)
     shorts = [f"short {i}" for i in range(50)]
 
@@ -222,14 +198,14 @@ def messages_from_clients_do_not_interleave():
 
 @t.test
 def client_vanishes_mid_message():
-    port, proc = listen("--no-deflate")
+    port, proc = t.listen("--no-deflate")
     s, head, rest = wsframe.client_handshake(port)
     with s:
         frame = wsframe.encode(wsframe.OP_TEXT, "cut " * 50, mask=True)
         s.sendall(frame[:120])
-        wait_err(proc, r"client 1 connected")
+        t.wait_err(proc, r"client 1 connected")
         time.sleep(0.2)
-    wait_err(proc, r"client 1 (disconnected|closed)")
+    t.wait_err(proc, r"client 1 (disconnected|closed)")
 
     async def session():
         async with connect(port) as ws:
@@ -238,13 +214,13 @@ def client_vanishes_mid_message():
     proc.wait_out(lambda out: out.endswith(b"whole\n"), 5)
     t.is_(proc.out, b"whole\n", "a message cut off by a lost client is not printed, and the "
           "next client's message stands alone", err or err_text(proc))
-    t.ok(wait_err(proc, r"client 1 disconnected") is not None,
+    t.ok(t.wait_err(proc, r"client 1 disconnected") is not None,
          "stderr: 'client 1 disconnected'", err_text(proc))
 
 
 @t.test
 def echo_many_clients_concurrently():
-    port, proc = listen("--echo")
+    port, proc = t.listen("--echo")
 
     async def one(i):
         async with connect(port) as ws:
@@ -267,7 +243,7 @@ def echo_many_clients_concurrently():
 
 @t.test
 def ping_pong():
-    port, proc = listen("-P", "--ping-interval", "0.2")
+    port, proc = t.listen("-P", "--ping-interval", "0.2")
 
     async def session():
         async with connect(port, ping_interval=None) as ws:
@@ -279,15 +255,15 @@ def ping_pong():
 
     got, err = arun(session())
     t.ok(got is True, "a client's ping gets its pong from wsc -l", err or err_text(proc))
-    t.ok(wait_err(proc, r"ping received \(11 bytes\): client ping") is not None,
+    t.ok(t.wait_err(proc, r"ping received \(11 bytes\): client ping") is not None,
          "-P: the client's ping is shown on stderr", err_text(proc))
-    t.ok(wait_err(proc, r"pong received \(\d+ bytes\): wsc keepalive") is not None,
+    t.ok(t.wait_err(proc, r"pong received \(\d+ bytes\): wsc keepalive") is not None,
          "--ping-interval: wsc pings the client and sees its pong", err_text(proc))
 
 
 @t.test
 def client_close_code():
-    port, proc = listen()
+    port, proc = t.listen()
 
     async def session():
         async with connect(port) as ws:
@@ -296,17 +272,17 @@ def client_close_code():
 
     got, err = arun(session())
     t.is_(got, 4001, "the client closes with 4001 and wsc answers the close", err or "")
-    t.ok(wait_err(proc, r'client 1 closed: 4001 \([^)]*\) "bye"') is not None,
+    t.ok(t.wait_err(proc, r'client 1 closed: 4001 \([^)]*\) "bye"') is not None,
          "stderr: 'client 1 closed: 4001 (...) \"bye\"'", err_text(proc))
 
 
 @t.test
 def server_going_away():
-    port, proc = listen()
+    port, proc = t.listen()
 
     async def session():
         async with connect(port) as ws:
-            wait_err(proc, r"client 1 connected")
+            t.wait_err(proc, r"client 1 connected")
             proc.proc.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(ws.recv(), 5)
@@ -324,7 +300,7 @@ def server_going_away():
 
 @t.test
 def subprotocol_choice():
-    port, proc = listen("-s", "b", "-s", "a", "--echo")
+    port, proc = t.listen("-s", "b", "-s", "a", "--echo")
     cases = [(["a", "b"], "b", "the server's order wins: -s b -s a, client offers a,b: b"),
              (["a"], "a", "client offers only a: a"),
              (["c"], None, "client offers c, not accepted: no subprotocol"),
@@ -346,7 +322,7 @@ def deflate_of(ws):
 
 @t.test
 def compression():
-    port, proc = listen("--echo")
+    port, proc = t.listen("--echo")
     big_text = "".join(f"line {i}: the quick brown fox\n" for i in range(40000))  # ~1.2 MB
     msgs = ["s", "", "small", big_text, os.urandom(300000), b"\x00" * 500000, "done"]
 
@@ -372,7 +348,7 @@ def compression():
     t.ok(res is not None and res[0] and res[1] == [],
          "a client that offers no compression gets none and is served", err or str(res))
 
-    port2, _ = listen("--echo", "--no-deflate")
+    port2, _ = t.listen("--echo", "--no-deflate")
 
     async def refused():
         async with connect(port2, compression="deflate", max_size=None) as ws:
@@ -388,7 +364,7 @@ def compression():
 
 @t.test
 def max_clients():
-    port, proc = listen("--max-clients", "1", "--echo")
+    port, proc = t.listen("--max-clients", "1", "--echo")
 
     async def session():
         async with connect(port) as first:
@@ -407,7 +383,7 @@ def max_clients():
     status, still = res or (None, None)
     t.is_(status, 503, "--max-clients 1: a second client gets 503", err or err_text(proc))
     t.is_(still, "still one", "--max-clients 1: the first client is served on")
-    t.ok(wait_err(proc, r"client 2 refused: too many clients") is not None,
+    t.ok(t.wait_err(proc, r"client 2 refused: too many clients") is not None,
          "stderr says why the second client was refused", err_text(proc))
     serves_next(port, "--max-clients 1, after the first client left")
 
@@ -431,14 +407,14 @@ def descriptor_limit_raised():
     # wsc inherits a low soft limit from this process, and must raise it.
     resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
     try:
-        port, proc = listen("--echo")
+        port, proc = t.listen("--echo")
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     t.is_(nofile_limits(proc.proc.pid), (str(hard), str(hard)),
           "wsc -l raises its soft limit of open files to the hard limit")
     serves_next(port, "after raising the limit")
     n = hard - 16
-    port, proc = listen("--max-clients", str(n), "--echo")
+    port, proc = t.listen("--max-clients", str(n), "--echo")
     serves_next(port, f"--max-clients {n} (the hard limit less 16) is accepted")
     r = t.run(["-l", "0", "--max-clients", str(n + 1)])
     t.exits(r, 2, f"--max-clients {n + 1}: exit 2")
@@ -478,7 +454,7 @@ def echo_then_close(data):
 def large_message_and_close_together():
     """RFC 6455 5.5.1 and 7.1.1: a 4 MiB message and a close sent in one write. The echo
     comes first, then the close reply, then the server's TCP close, every time."""
-    port, proc = listen("--echo")
+    port, proc = t.listen("--echo")
     payload = os.urandom(4 << 20)
     both = (wsframe.encode(wsframe.OP_BINARY, payload, mask=True) +
             wsframe.encode(wsframe.OP_CLOSE, wsframe.close_payload(1000), mask=True))
@@ -499,7 +475,7 @@ def large_message_and_close_together():
 def close_reply_after_echo():
     """As Autobahn 9.2.4 does it: the message, its whole echo, then the close, whose
     reply must come at once (the client's close timeout is short)."""
-    port, proc = listen("--echo")
+    port, proc = t.listen("--echo")
     payload = os.urandom(4 << 20)
     frame = wsframe.encode(wsframe.OP_BINARY, payload, mask=True)
     close = wsframe.encode(wsframe.OP_CLOSE, wsframe.close_payload(1000), mask=True)
@@ -534,7 +510,7 @@ def close_reply_behind_a_slow_reader():
     """The close reply waits behind an 8 MiB echo that a client reads only after 2.5 s.
     The server must not give up on it: the time it waits for the client's TCP close
     (2 s) begins when its output is written, not when the close arrives."""
-    port, proc = listen("--echo")
+    port, proc = t.listen("--echo")
     payload = os.urandom(8 << 20)
     frame = wsframe.encode(wsframe.OP_BINARY, payload, mask=True)
     close = wsframe.encode(wsframe.OP_CLOSE, wsframe.close_payload(1000), mask=True)
@@ -574,7 +550,7 @@ def wss_listen():
         t.skip("wss listening", "the openssl command is not installed")
         return
     cert, key = self_signed_cert()
-    port, proc = listen("--cert", cert, "--key", key)
+    port, proc = t.listen("--cert", cert, "--key", key)
     ctx = ssl.create_default_context(cafile=cert)
 
     async def session():
@@ -590,7 +566,7 @@ def wss_listen():
     t.is_(got, "back over TLS", "wss: a client trusting the certificate exchanges messages",
           err or err_text(proc))
     t.is_(proc.out, b"over TLS\n", "wss: the client's message is on stdout")
-    t.ok(wait_err(proc, r'client 1 closed: 4005 \([^)]*\) "tls bye"') is not None,
+    t.ok(t.wait_err(proc, r'client 1 closed: 4005 \([^)]*\) "tls bye"') is not None,
          "wss: the close code is reported", err_text(proc))
 
     async def untrusted():
@@ -600,7 +576,7 @@ def wss_listen():
     got, err = arun(untrusted())
     t.ok(got is None and "CERTIFICATE_VERIFY_FAILED" in (err or ""),
          "wss: a client that does not trust the certificate refuses it", err or got)
-    t.ok(wait_err(proc, r"client 2 from 127\.0\.0\.1:\d+ did not complete the handshake: "
+    t.ok(t.wait_err(proc, r"client 2 from 127\.0\.0\.1:\d+ did not complete the handshake: "
                   r".*(TLS|SSL|certificate|alert)") is not None,
          "stderr: 'client 2 from ... did not complete the handshake' names the TLS failure",
          err_text(proc))
@@ -813,7 +789,7 @@ def evs(events, kind):
 def node_echo():
     if node_skip(5, "Node ws client against wsc -l --echo"):
         return
-    port, proc = listen("--echo")
+    port, proc = t.listen("--echo")
     big = "".join(f"{i} abcdefghij\n" for i in range(20000))
     plan = {"deflate": True, "timeout": 15000, "steps": [
         {"text": "hello from node"}, {"binary": "00ff10ee"}, {"ping": "node ping"},
@@ -837,7 +813,7 @@ def node_echo():
 def node_both_ways():
     if node_skip(6, "Node ws client against wsc -l"):
         return
-    port, proc = listen("-s", "b", "-s", "a")
+    port, proc = t.listen("-s", "b", "-s", "a")
     # The client waits for two messages, which come from wsc's stdin once it is in.
     plan = {"protocols": ["a", "b"], "timeout": 15000, "steps": [
         {"text": "node says hi"}, {"binary": "414243"}, {"expect": 2},
@@ -864,7 +840,7 @@ def node_both_ways():
           "node ws: offers a,b to -s b -s a and gets b", diag)
     t.is_([e["code"] for e in evs(events, "close")], [4002],
           "node ws: its close 4002 is answered", diag)
-    t.ok(wait_err(proc, r'client 1 closed: 4002 \([^)]*\) "node bye"') is not None,
+    t.ok(t.wait_err(proc, r'client 1 closed: 4002 \([^)]*\) "node bye"') is not None,
          "stderr: 'client 1 closed: 4002 (...) \"node bye\"'", diag)
     t.is_(node.returncode, 0, "node ws client: exit 0", diag)
 
@@ -918,7 +894,7 @@ def read_frame(s, rest=b"", timeout=5):
 
 @t.test
 def hostile_unmasked_frames():
-    port, proc = listen("--echo")
+    port, proc = t.listen("--echo")
     s, head, rest = wsframe.client_handshake(port)
     with s:
         t.is_(status_of(head), 101, "hostile: a good handshake gets 101", head)
@@ -929,14 +905,14 @@ def hostile_unmasked_frames():
              "hostile: an unmasked client frame is answered with close 1002",
              f"{frame and (frame.opcode, frame.payload)}\n{err_text(proc)}")
         t.ok(read_to_eof(s) is not None, "hostile: ... and the connection is closed")
-    t.ok(wait_err(proc, r"client 1 broke the protocol: .*closed with 1002") is not None,
+    t.ok(t.wait_err(proc, r"client 1 broke the protocol: .*closed with 1002") is not None,
          "stderr: 'client 1 broke the protocol: ...; closed with 1002'", err_text(proc))
     serves_next(port, "after unmasked frames")
 
 
 @t.test
 def hostile_bad_requests():
-    port, proc = listen("--echo")
+    port, proc = t.listen("--echo")
     cases = [
         ("a key that is not base64 of 16 bytes", dict(key="c2hvcnQ="), 400),
         ("a key of 24 characters that is not base64", dict(key="!!!!!!!!!!!!!!!!!!!!!!=="),
@@ -958,13 +934,13 @@ def hostile_bad_requests():
     s, head, rest = wsframe.client_handshake(port, version="8")
     with s:
         t.is_(status_of(head), 101, "version 8 is accepted", head)
-    t.ok(wait_err(proc, r"client \d+ refused: .*Sec-WebSocket-Version") is not None,
+    t.ok(t.wait_err(proc, r"client \d+ refused: .*Sec-WebSocket-Version") is not None,
          "stderr says why a client was refused", err_text(proc))
 
 
 @t.test
 def hostile_oversized_head():
-    port, proc = listen("--echo")
+    port, proc = t.listen("--echo")
     filler = "".join(f"X-Filler-{i}: {'a' * 100}\r\n" for i in range(200))  # ~22 KB
     s, head, rest = wsframe.client_handshake(port, extra=filler)
     with s:
@@ -987,7 +963,7 @@ def hostile_oversized_head():
 @t.test
 def hostile_endless_head():
     # Header lines sent without end, faster than any timeout: refused once over 16 KiB.
-    port, proc = listen("--echo")
+    port, proc = t.listen("--echo")
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode())
         answered = b""
@@ -1004,7 +980,7 @@ def hostile_endless_head():
 
 @t.test
 def hostile_slow_handshake():
-    port, proc = listen("--echo", "-v", "--handshake-timeout", "0.5")
+    port, proc = t.listen("--echo", "-v", "--handshake-timeout", "0.5")
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         start = time.monotonic()
         s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
@@ -1013,7 +989,7 @@ def hostile_slow_handshake():
     t.ok(got is not None and 0.3 <= elapsed < 3,
          "hostile: a handshake unfinished after --handshake-timeout 0.5 is closed",
          f"closed: {got is not None} after {elapsed:.2f} s\n{err_text(proc)}")
-    t.ok(wait_err(proc, r"client 1 from 127\.0\.0\.1:\d+ did not complete the handshake: "
+    t.ok(t.wait_err(proc, r"client 1 from 127\.0\.0\.1:\d+ did not complete the handshake: "
                   r"no handshake request within 0\.5 s") is not None,
          "stderr: 'client 1 from ... did not complete the handshake: no handshake request "
          "within 0.5 s'", err_text(proc))
@@ -1022,7 +998,7 @@ def hostile_slow_handshake():
 
 @t.test
 def hostile_silent_client():
-    port, proc = listen("--echo", "--handshake-timeout", "1")
+    port, proc = t.listen("--echo", "--handshake-timeout", "1")
     silent = socket.create_connection(("127.0.0.1", port), timeout=5)
     with silent:
         start = time.monotonic()
@@ -1040,7 +1016,7 @@ def hostile_silent_client():
 def hostile_silent_clients_and_max_clients():
     # Silent connections count against --max-clients until the handshake timeout
     # frees their places.
-    port, proc = listen("--echo", "--max-clients", "2", "--handshake-timeout", "1")
+    port, proc = t.listen("--echo", "--max-clients", "2", "--handshake-timeout", "1")
     socks = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2)]
     try:
         time.sleep(0.2)
@@ -1057,7 +1033,7 @@ def hostile_silent_clients_and_max_clients():
 
 @t.test
 def hostile_garbage():
-    port, proc = listen("--echo")
+    port, proc = t.listen("--echo")
     for what, data in [("binary garbage", os.urandom(64) + b"\r\n\r\n"),
                        ("an HTTP response", b"HTTP/1.1 200 OK\r\n\r\n"),
                        ("a request line without version", b"GET /\r\n\r\n")]:
@@ -1071,7 +1047,7 @@ def hostile_garbage():
 @t.test
 def hostile_disconnects():
     # Clients that vanish at each step: during the head, right after the 101, mid-frame.
-    port, proc = listen("--echo", "-v")
+    port, proc = t.listen("--echo", "-v")
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"GET / HTTP/1.1\r\nHo")
     s, head, rest = wsframe.client_handshake(port)
@@ -1081,9 +1057,9 @@ def hostile_disconnects():
     s.close()
     serves_next(port, "after clients that vanish mid-head, after the 101 and mid-frame")
     t.ok(proc.proc.poll() is None, "wsc -l is still running")
-    t.ok(wait_err(proc, r"client 1 from \S+ did not complete the handshake: connection closed")
+    t.ok(t.wait_err(proc, r"client 1 from \S+ did not complete the handshake: connection closed")
          is not None, "stderr: a client gone mid-head is reported", err_text(proc))
-    t.ok(wait_err(proc, r"(?s)client 2 disconnected.*client 3 disconnected") is not None,
+    t.ok(t.wait_err(proc, r"(?s)client 2 disconnected.*client 3 disconnected") is not None,
          "stderr: clients gone after the 101 are reported as disconnected", err_text(proc))
 
 

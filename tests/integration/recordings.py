@@ -28,7 +28,6 @@ t.require_websockets()
 
 SRCDIR = os.environ.get("TOP_SRCDIR") or os.path.normpath(os.path.join(t.HERE, "..", ".."))
 NODE_MODULES = os.path.join(SRCDIR, "tests", "node", "node_modules")
-LISTENING = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
 
 
 def node_missing():
@@ -142,16 +141,6 @@ def script(text):
         f.write(text)
     return path
 
-
-def listen(*args):
-    proc = t.spawn(["-l", "0"] + list(args))
-    end = time.monotonic() + 5
-    while time.monotonic() < end and proc.proc.poll() is None:
-        m = LISTENING.search(proc.err)
-        if m:
-            return int(m.group(1)), proc
-        time.sleep(0.02)
-    raise RuntimeError(f"wsc -l 0 did not say where it listens\n{proc.wait(1)}")
 
 
 BLOB = bytes(range(256)) * 40 + b"\x00end"
@@ -284,7 +273,7 @@ def mock_recording():
 @t.test
 def mock_server_python():
     rec = mock_recording()
-    port, mock = listen("--replay", rec)
+    port, mock = t.listen("--replay", rec)
     res = py_client(port, [{"text": "q1"}, {"expect": 1}, {"sleep": 1.0},
                            {"binary": BLOB.hex()}, {"expect": 2}])
     got = res.get("got") or []
@@ -306,7 +295,7 @@ def mock_server_node():
         t.skip("wsc -l --replay serves Node ws", why)
         return
     rec = mock_recording()
-    port, mock = listen("--replay", rec)
+    port, mock = t.listen("--replay", rec)
     evs = node_client(port, {"steps": [{"text": "q1"}, {"expect": 1}, {"sleep": 1000},
                                        {"binary": BLOB.hex()}, {"expect": 2},
                                        {"close": [1000, ""]}]})
@@ -321,7 +310,7 @@ def mock_server_node():
     mock.stop()
     t.ok(b"client 2: differs from recording at message 1" in mock.err,
          "wsc -l --replay: a client that differs is reported", mock.err.decode())
-    port, strict = listen("--replay", rec, "--strict", "--timeout", "2")
+    port, strict = t.listen("--replay", rec, "--strict", "--timeout", "2")
     node_client(port, {"steps": [{"text": "other"}, {"wait_close": True}]})
     r = strict.wait(10)
     t.exits(r, 7, "wsc -l --replay --strict: a client that differs makes the exit 7")

@@ -26,18 +26,7 @@ import wsctest as t  # noqa: E402
 t.require_wsc()
 t.require_websockets()
 
-LISTENING = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
 
-
-def listen(*args):
-    proc = t.spawn(["-l", "0"] + list(args))
-    end = time.monotonic() + 5
-    while time.monotonic() < end and proc.proc.poll() is None:
-        m = LISTENING.search(proc.err)
-        if m:
-            return int(m.group(1)), proc
-        time.sleep(0.02)
-    raise RuntimeError(f"wsc -l 0 did not say where it listens\n{proc.wait(1)}")
 
 
 CLIENT = """
@@ -90,7 +79,7 @@ def header(ev, name):
 def relays_both_ways():
     up = t.server("ticker_server.py", "--count", "2", "--interval", "0.3",
                   "--subprotocols", "superchat,chat")
-    port, relay = listen("--to", up.url + "/base/?a=1")
+    port, relay = t.listen("--to", up.url + "/base/?a=1")
     res = client(port, "/sub?b=2", {
         "protocols": ["chat", "superchat"], "origin": "http://example.test",
         "headers": [["Cookie", "id=42"], ["Authorization", "Bearer xyz"]],
@@ -121,7 +110,7 @@ def relays_both_ways():
 def upstream_closes():
     up = t.server("ticker_server.py", "--count", "1", "--interval", "0.1",
                   "--then-close", "4001")
-    port, relay = listen("--to", up.url)
+    port, relay = t.listen("--to", up.url)
     res = client(port, "/", {"expect": 1})
     t.is_(res.get("got"), ['{"n":1,"status":"pending"}'], "the upstream's message arrives",
           str(res))
@@ -133,7 +122,7 @@ def upstream_closes():
 @t.test
 def binary_and_large():
     up = t.server("echo_server.py", "--max-size", str(8 << 20))
-    port, relay = listen("--to", up.url)
+    port, relay = t.listen("--to", up.url)
     big = "x" * (3 << 20)
     res = client(port, "/", {"send": [big], "expect": 1, "close": [1000, ""]})
     t.ok(res.get("got") == [big], "a 3 MiB message crosses both ways whole",
@@ -150,7 +139,7 @@ def slow_client_backpressure():
     import wsframe
     n, size = 40, 1 << 20
     up = t.server("flood_server.py", "--count", str(n), "--size", str(size), log=False)
-    port, relay = listen("--to", up.url)
+    port, relay = t.listen("--to", up.url)
     s, head, rest = wsframe.client_handshake(port)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     peak, end = 0, time.monotonic() + 2
@@ -200,7 +189,7 @@ def peak_rss_kib(proc):
 @t.test
 def slow_upstream_backpressure():
     up = t.server("ticker_server.py", "--silent", "--read-delay", "2")
-    port, relay = listen("--to", up.url)
+    port, relay = t.listen("--to", up.url)
     n, size = 40, 1 << 20
     box = {}
     import threading
@@ -226,7 +215,7 @@ def slow_upstream_backpressure():
 
 @t.test
 def upstream_refused():
-    port, relay = listen("--to", f"ws://127.0.0.1:{t.free_port()}/")
+    port, relay = t.listen("--to", f"ws://127.0.0.1:{t.free_port()}/")
     res = client(port, "/", {})
     t.is_(res.get("status"), 502, "an upstream that cannot be reached: the client gets 502",
           str(res))
@@ -237,7 +226,7 @@ def upstream_refused():
          "the relay says why", relay.err.decode())
     relay.stop()
     up = t.server("ticker_server.py", "--refuse", "403")
-    port, relay = listen("--to", up.url)
+    port, relay = t.listen("--to", up.url)
     res = client(port, "/", {})
     t.is_(res.get("status"), 502, "an upstream that refuses the handshake: 502", str(res))
     t.ok(b"403" in relay.err, "the relay names the upstream's answer", relay.err.decode())
@@ -247,7 +236,7 @@ def upstream_refused():
 @t.test
 def trace_shows_both_legs():
     up = t.server("ticker_server.py", "--silent")
-    port, relay = listen("--to", up.url, "--trace")
+    port, relay = t.listen("--to", up.url, "--trace")
     client(port, "/", {"send": ["echo traced"], "expect": 1, "close": [1000, ""]})
     relay.stop()
     err = relay.err.decode()
@@ -269,8 +258,8 @@ def browser_run(up_args, page, *wsc_args):
     sys.path.insert(0, t.HERE)
     import browser  # noqa: E402  (its Browser class and wait_report)
     up = t.server("ticker_server.py", *up_args)
-    port, relay = listen("--to", up.url, *wsc_args)
-    report_port, rep = listen()
+    port, relay = t.listen("--to", up.url, *wsc_args)
+    report_port, rep = t.listen()
     b = browser.Browser(port=port, report=report_port, **page)
     result = browser.wait_report(rep) or {}
     diag = f"relay stderr:\n{relay.err.decode()}\nreport: {rep.out[:300]!r}\n{b.log_tail()}"

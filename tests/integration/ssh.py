@@ -40,7 +40,6 @@ if os.getuid() == 0:
 
 USER = pwd.getpwuid(os.getuid()).pw_name
 SIZE = 10 * 1024 * 1024
-LISTENING = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
 
 
 def sha256_file(path):
@@ -179,17 +178,6 @@ def scp(sshd, port, src, dst, proxy=None):
     return t.Proc(argv, env=t.child_env()).wait(60)
 
 
-def listen(*args):
-    """wsc -l 0 ARGS in the background; the port is read from its stderr."""
-    proc = t.spawn(["-l", "0"] + list(args))
-    end = time.monotonic() + 5
-    while time.monotonic() < end and proc.proc.poll() is None:
-        m = LISTENING.search(proc.err)
-        if m:
-            return int(m.group(1)), proc
-        time.sleep(0.02)
-    raise RuntimeError(f"wsc -l 0 did not say where it listens\n{proc.wait(1)}")
-
 
 def children_of(pid):
     out = []
@@ -277,7 +265,7 @@ def stop_with_sigint(proc, what):
 @t.test
 def proxy_command():
     sshd = Sshd()
-    port, bridge = listen("--forward", f"127.0.0.1:{sshd.port}")
+    port, bridge = t.listen("--forward", f"127.0.0.1:{sshd.port}")
     url = f"ws://127.0.0.1:{port}/"
     n = session("ProxyCommand wsc -b", sshd, sshd.port, lambda: Proxy(url))
     t.is_(client_endings(bridge, n), ["closed: 1000 (normal closure)"] * n,
@@ -289,7 +277,7 @@ def proxy_command():
 @t.test
 def tcp_listen():
     sshd = Sshd()
-    port, bridge = listen("--forward", f"127.0.0.1:{sshd.port}")
+    port, bridge = t.listen("--forward", f"127.0.0.1:{sshd.port}")
     lport = t.free_port()
     front = t.spawn([f"ws://127.0.0.1:{port}/", "--tcp-listen", str(lport)])
     if not t.wait_listening(lport, 5, front):

@@ -22,6 +22,7 @@ test ends (and at exit, whatever happens). Output is TAP: "ok N - name",
 import atexit
 import json
 import os
+import re
 import select
 import shutil
 import socket
@@ -384,6 +385,31 @@ def track(obj):
 
 def server(script, *args, log=True):
     return Server(script, args, log)
+
+
+def listen(*args, env=None):
+    """wsc -l 0 ARGS in the background; returns (port, proc), the port read from the
+    "listening on" line of its stderr."""
+    proc = spawn(["-l", "0"] + list(args), env=env)
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", proc.err)
+        if m:
+            return int(m.group(1)), proc
+        if proc.proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    raise RuntimeError(f"wsc -l 0 did not say where it listens\n{proc.wait(1)}")
+
+
+def wait_err(proc, pattern, timeout=5):
+    """Wait until the process's stderr matches the regex; return the match or None."""
+    end = time.monotonic() + timeout
+    while True:
+        m = re.search(pattern, proc.err.decode("utf-8", "replace"))
+        if m or time.monotonic() >= end:
+            return m
+        time.sleep(0.02)
 
 
 def free_port():
