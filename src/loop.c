@@ -321,7 +321,6 @@ static void sweep_sessions(struct loop *l, bool is_all)
 /* Where each part of the wait set starts. */
 struct wait_set {
     size_t shared, shared_n, listener, conns;
-    size_t *conn_n; /* per connection: its end's descriptors after its own */
 };
 
 /* --tcp-listen: a local client gets its own WebSocket to the URL, whose

@@ -342,12 +342,6 @@ static void close_conn_for_exit(struct child_end *x)
 
 /* ---- moving data ---- */
 
-static void child_begin(struct local_end *e, enum ws_opcode op)
-{
-    (void)e;
-    (void)op;
-}
-
 static void child_data(struct local_end *e, const uint8_t *p, size_t len)
 {
     struct child_end *x = (struct child_end *)e;
@@ -554,7 +548,6 @@ static void child_free(struct local_end *e)
 static const struct local_end_ops child_ops = {
     .type = "exec",
     .open = child_open,
-    .message_begin = child_begin,
     .message_data = child_data,
     .message_end = child_message_end,
     .can_take = child_can_take,
