@@ -241,6 +241,9 @@ static int scalar_done(struct rec_reader *r)
         long long v = strtoll(s, &end, 10);
         if (errno || *end)
             return fail(r, "\"%s\" is not an integer", r->key);
+        /* milliseconds since the opening: -1 stands for "none" once read */
+        if (ints[i].v == &r->t && v < 0)
+            return fail(r, "\"t\" is negative");
         *ints[i].has = true;
         *ints[i].v = v;
     }

@@ -358,6 +358,8 @@ static void test_errors(void)
     tap_ok(
         refused("{\"type\":\"text\",\"from\":\"server\",\"t\":1.5}\n", "\"t\" is not an integer"),
         "t is an integer");
+    tap_ok(refused("{\"type\":\"binary\",\"from\":\"client\",\"t\":-5}\n", "\"t\" is negative"),
+           "t is not negative (the writer never writes one; -1 means none)");
     tap_ok(refused("{\"type\":\"text\",\"from\":\"server\",\"more\":true,\"data\":\"a\"}\n"
                    "{\"type\":\"text\",\"from\":\"server\",\"data\":\"b\"}\n",
                    "line 2: a new message before the one at line 1 ended"),
