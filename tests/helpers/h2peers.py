@@ -15,6 +15,13 @@ WebSocket over HTTP/2 goes on over HTTP/1.1 to the backend. The access log has o
 per request, "PROTOCOL METHOD PATH STATUS", read with requests() (mod_http2 logs an
 extended CONNECT under the GET it becomes for the proxy).
 
+The tunnels are mod_proxy_wstunnel's own (ProxyWebsocketFallbackToProxyHttp Off). Under
+mod_proxy_http's tunnel, which Apache uses by default, bytes the backend sends together
+with its 101 wait until the next event on either side of the tunnel: behind an HTTP/2
+stream, a server that speaks first is not heard until the client speaks or the server
+closes (a second later in Autobahn's client cases). mod_proxy_wstunnel forwards them at
+once.
+
 Hypercorn runs `python3 -m hypercorn` on a free port (TLS when certs are given, where
 it offers h2 and http/1.1 by ALPN; cleartext takes h2 with prior knowledge). It
 announces SETTINGS_ENABLE_CONNECT_PROTOCOL. versions() reads the HTTP version of each
@@ -66,6 +73,7 @@ CustomLog {dir}/access.log "%H %m %U %>s"
 Protocols h2 h2c http/1.1
 H2Direct on
 ProxyTimeout 60
+ProxyWebsocketFallbackToProxyHttp Off
 {listens}
 {hosts}
 """

@@ -241,6 +241,23 @@ def apache_deflate_ping_and_close_codes():
     t.is_(len(py.events("connect")), 6, "six WebSockets reached the backend")
 
 
+@t.test
+def apache_server_speaks_first():
+    # A backend that sends a message in the same write as its 101 and then waits for the
+    # echo: Autobahn's client cases all start this way. The message must reach wsc
+    # while nothing has come from wsc yet; held anywhere, neither side would move.
+    if not need(HAS_APACHE, "Apache, the server speaks first"):
+        return
+    first = t.server("raw_server.py", "--same-packet", "--text", "first words",
+                     "--expect", "1", "--close", "1000")
+    web, _ = apache({"/first/": first.port})
+    for name, opts, base in apache_urls(web):
+        r = t.run(opts + ["--echo", base + "/first/"], keep_stdin_open=True, timeout=8)
+        t.exits(r, 0, f"Apache {name}: the backend spoke first and closed with 1000")
+    got = [e.get("data") for e in first.messages()]
+    t.is_(got, ["first words"] * 2, "the backend got both echoes back through Apache")
+
+
 # ---- fallback and errors -----------------------------------------------------------------
 
 @t.test

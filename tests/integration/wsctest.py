@@ -138,8 +138,12 @@ def test(fn):
 
 
 def main():
+    # WSCTEST_ONLY=name,name runs only those tests (while working on them).
+    only = set(filter(None, os.environ.get("WSCTEST_ONLY", "").split(",")))
     try:
         for fn in _tests:
+            if only and fn.__name__ not in only:
+                continue
             try:
                 fn()
             except Exception:
