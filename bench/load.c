@@ -36,8 +36,8 @@
  * feeds the server writes message i as `printf("%010u %020llu ", i, T)` followed by
  * letters 'a' + (i + k) % 26 up to byte SIZE (at least 32), where T is CLOCK_MONOTONIC
  * in ns when it was written (Python's time.monotonic_ns()). Each client must receive
- * every message once, in order, byte for byte; a gap counts as lost, a repeat or a
- * message out of order as bad.
+ * every message once, in order, byte for byte. A message that does not come, or comes
+ * only after a later one, is lost; one that comes changed, cut, repeated or late is bad.
  *     -M N          messages expected (default 100)
  *     -L K          the first K of them are paced (written one at a time, with a rest
  *                   between): their time to reach every client is reported apart from
@@ -58,7 +58,7 @@
  * message to the last arrival of its last), the time for a message to reach every client
  * (from its write to its last arrival; p50, p99) for the paced messages and the flood,
  * messages lost and bad, and what the clients that did not stall received during the
- * stall. It exits 1 when any message was lost or bad.
+ * stall (in all and in its last second) and what the stalled ones did (none). It exits 1 when any message was lost or bad.
  *
  * Build: cc -O2 -std=c11 bench/load.c -lcrypto -o load
  */
@@ -541,8 +541,7 @@ static void fanout_message_end(struct conn *c)
         n_fo_bad++; /* changed, cut, unknown, repeated or out of order */
         return;
     }
-    if (seq > c->next_seq)
-        n_fo_bad++; /* the ones skipped are lost: counted at the end */
+    /* a gap: the ones skipped are lost (counted at the end), this one is good */
     c->next_seq = seq + 1;
     c->got++;
     n_fo_frames++;
@@ -810,6 +809,7 @@ struct fo_report {
     size_t n_paced, n_flood;
     uint64_t lost, least, most;
     uint64_t stall_others, stall_others_last_sec; /* during the stall, its last second */
+    uint64_t stall_stalled;    /* what the stalled clients took before it ended: 0 */
 };
 
 /* After "ready": receive until every client has every message or -d passes. */
@@ -830,6 +830,7 @@ static void run_fanout(struct fo_report *r, long *rss_peak, uint64_t cutoff)
         }
         if (is_stalling && now >= stall_end) {
             r->stall_others = fanout_others_got();
+            r->stall_stalled = n_fo_frames - r->stall_others;
             r->stall_others_last_sec = r->stall_others - stall_mark;
             is_stalling = false;
             for (unsigned i = 0; i < o.stalled && i < o.n; i++)
@@ -1085,7 +1086,7 @@ int main(int argc, char **argv)
                "\"reach_all_p50_us\": %u, \"reach_all_p99_us\": %u, "
                "\"flood_reach_all_p50_us\": %u, \"flood_reach_all_p99_us\": %u, "
                "\"stalled\": %u, \"stall_sec\": %.3f, \"stall_others_frames\": %llu, "
-               "\"stall_others_frames_last_sec\": %llu, "
+               "\"stall_others_frames_last_sec\": %llu, \"stall_stalled_frames\": %llu, "
                "\"closed_clean\": %u, \"close_sec\": %.4f, "
                "\"server_rss_anon_kib\": {\"start\": %ld, \"idle\": %ld, \"peak\": %ld, "
                "\"end\": %ld}, \"server_pss_anon_kib_idle\": %ld, \"server_procs_idle\": %u, "
@@ -1100,7 +1101,8 @@ int main(int argc, char **argv)
                pct_of(fo.lat_paced, fo.n_paced, 50), pct_of(fo.lat_paced, fo.n_paced, 99),
                pct_of(fo.lat_flood, fo.n_flood, 50), pct_of(fo.lat_flood, fo.n_flood, 99),
                o.stalled, o.stalled ? o.stall : 0.0, (unsigned long long)fo.stall_others,
-               (unsigned long long)fo.stall_others_last_sec, n_closed_clean, close_sec,
+               (unsigned long long)fo.stall_others_last_sec,
+               (unsigned long long)fo.stall_stalled, n_closed_clean, close_sec,
                rss_start, rss_idle, rss_peak, rss_end, pss_idle, procs_idle, o.sources);
         return n_failed || fo.lost || n_fo_bad || connected < o.n ? 1 : 0;
     }
