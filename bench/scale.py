@@ -236,13 +236,16 @@ def fanout_markdown(rows):
             out.append("| %s | %d | %s |" % (name, n, r["error"]) + " |" * 12)
             continue
         rss = r["server_rss_anon_kib"]
-        out.append("| %s | %d | %d | %d | %s | %d | %d | %s | %.1f ms | %.1f ms | %.1f ms | "
-                   "%.1f ms | %d | %s | %s |" % (
-                       name, n, r["connected"], r["messages"], "{:,}".format(r["frames"]),
-                       r["lost"], r["bad"], "{:,.0f}".format(r["frames_per_sec"]),
-                       r["reach_all_p50_us"] / 1000, r["reach_all_p99_us"] / 1000,
-                       r["flood_reach_all_p50_us"] / 1000, r["flood_reach_all_p99_us"] / 1000,
-                       r["closed_clean"], fmt_kib(rss["idle"]), fmt_kib(rss["peak"])))
+
+        def ms(key, has):
+            return "%.1f ms" % (r[key] / 1000) if has else "n/a"
+        paced, flood = r["paced"] > 0, r["messages"] > r["paced"]
+        out.append("| %s | %d | %d | %d | %s | %d | %d | %s | %s | %s | %s | %s | %d | %s | %s |"
+                   % (name, n, r["connected"], r["messages"], "{:,}".format(r["frames"]),
+                      r["lost"], r["bad"], "{:,.0f}".format(r["frames_per_sec"]),
+                      ms("reach_all_p50_us", paced), ms("reach_all_p99_us", paced),
+                      ms("flood_reach_all_p50_us", flood), ms("flood_reach_all_p99_us", flood),
+                      r["closed_clean"], fmt_kib(rss["idle"]), fmt_kib(rss["peak"])))
         if r.get("stalled"):
             out[-1] += " stall: %d clients %.1f s, the others got %s frames in it, %s in its " \
                 "last second; the stalled ones %s |" % (
