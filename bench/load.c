@@ -5,7 +5,8 @@
  *   load [options] PORT
  *     -n N          clients (default 100)
  *     -m MODE       connect: open all, rest, close all; echo (default): then each client
- *                   sends a message and waits for its echo, again and again, for -d seconds
+ *                   sends a message and waits for its echo, again and again, for -d seconds;
+ *                   fanout: the clients only receive (see below)
  *     -s SIZE       message size in bytes (default 64; text, letters only)
  *     -d SEC        length of the echo phase (default 5)
  *     -c N          handshakes in flight at once while connecting (default 256)
@@ -29,6 +30,22 @@
  * too; more bytes than were sent, or different ones, make a bad echo.
  *     -t SEC        the whole run is cut off after SEC seconds (default 120)
  *
+ * Fan-out (-m fanout), for a server that sends every message to every client: once all
+ * clients are connected and idle the tool prints "ready N" (N connected) on stdout and
+ * waits, for at most -d seconds, until every client has received -M messages. Whoever
+ * feeds the server writes message i as `printf("%010u %020llu ", i, T)` followed by
+ * letters 'a' + (i + k) % 26 up to byte SIZE (at least 32), where T is CLOCK_MONOTONIC
+ * in ns when it was written (Python's time.monotonic_ns()). Each client must receive
+ * every message once, in order, byte for byte. A message that does not come, or comes
+ * only after a later one, is lost; one that comes changed, cut, repeated or late is bad.
+ *     -M N          messages expected (default 100)
+ *     -L K          the first K of them are paced (written one at a time, with a rest
+ *                   between): their time to reach every client is reported apart from
+ *                   the rest, a flood whose frames per second are reported
+ *     -S K          K clients (the first K) stall: they read nothing for -T seconds
+ *                   after "ready" (their receive buffer set small), then read again
+ *     -T SEC        the stall (default 3)
+ *
  * Prints one JSON object on stdout: how many clients connected and how fast (handshakes
  * per second, from the first connect() to the last 101), echo round trips per second and
  * their latency percentiles (p50, p99: from the send of a message to the last byte of its
@@ -36,7 +53,12 @@
  * server's TCP close), how many echoes differed from what was sent, and the server's
  * RssAnon in KiB: at the start, with every client connected and idle, the largest seen
  * during the echo phase, and at the end. Exits 1 when any client failed or any echo was
- * wrong, 2 on bad usage.
+ * wrong, 2 on bad usage. In fan-out mode the JSON has frames received in all and per
+ * client (least, most), frames per second of the flood (from the write of its first
+ * message to the last arrival of its last), the time for a message to reach every client
+ * (from its write to its last arrival; p50, p99) for the paced messages and the flood,
+ * messages lost and bad, and what the clients that did not stall received during the
+ * stall (in all and in its last second) and what the stalled ones did (none). It exits 1 when any message was lost or bad.
  *
  * Build: cc -O2 -std=c11 bench/load.c -lcrypto -o load
  */
@@ -100,6 +122,15 @@ struct conn {
     bool close_got;
     unsigned close_code;
     bool failed;
+    /* fan-out: the message being received and what came before */
+    uint8_t fo_head[32];  /* its first bytes: sequence number and write time */
+    uint64_t fo_len;      /* its bytes so far */
+    uint64_t fo_seq;      /* its sequence number, once the head is in */
+    bool fo_bad;          /* a byte, the length or the type is wrong */
+    uint64_t next_seq;    /* the message expected next */
+    uint64_t got;         /* messages received in order */
+    bool is_stalled;      /* one of the -S clients */
+    bool was_open;        /* its handshake was answered */
 };
 
 struct opts {
@@ -109,12 +140,15 @@ struct opts {
     double duration, cutoff, hs_timeout, idle;
     const char *addr, *path;
     int pid;
-    bool is_raw, is_echo, is_binary;
+    bool is_raw, is_echo, is_binary, is_fanout;
+    unsigned messages, paced, stalled;
+    double stall;
 };
 
 static struct opts o = {.n = 100, .conc = 256, .size = 64, .duration = 5, .cutoff = 120,
                         .hs_timeout = 5, .idle = -1,
-                        .addr = "127.0.0.1", .path = "/", .is_echo = true};
+                        .addr = "127.0.0.1", .path = "/", .is_echo = true,
+                        .messages = 100, .stall = 3};
 static struct conn *conns;
 static int ep;
 static uint64_t rng;
@@ -124,6 +158,12 @@ static unsigned n_bad_echo, n_lost, n_refused, n_protocol, n_hs_timeouts;
 static bool sending = false; /* the echo phase is on */
 static uint32_t *rtts;       /* microseconds, one per round trip */
 static size_t n_rtts, rtts_cap;
+/* fan-out */
+#define FO_HEAD 32
+static uint64_t *fo_sent;        /* per message: its write time from the payload */
+static uint64_t *fo_last;        /* per message: its last arrival at any client */
+static uint64_t n_fo_frames, n_fo_bad, n_fo_flood, n_fo_complete;
+static bool is_stalling;         /* the -S clients read nothing */
 
 static uint64_t now_ns(void)
 {
@@ -368,6 +408,11 @@ static void start_conn(struct conn *c, struct in_addr dst)
     }
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (c->is_stalled) {
+        /* a small window: what the client does not read piles up in the server */
+        int small = 4096;
+        setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    }
     /* The port is chosen at connect(), per destination: more connections per address. */
     setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
     struct sockaddr_in src = {.sin_family = AF_INET};
@@ -415,6 +460,7 @@ static void start_conn(struct conn *c, struct in_addr dst)
 static void opened(struct conn *c)
 {
     c->state = C_OPEN;
+    c->was_open = true;
     n_inflight--;
     n_open++;
     if (sending)
@@ -446,8 +492,76 @@ static long parse_head(struct conn *c)
     return (long)len;
 }
 
+/* A fan-out message's bytes: the head is kept, the letters after it checked. */
+static void fanout_payload(struct conn *c, const uint8_t *p, size_t n)
+{
+    for (size_t k = 0; k < n; k++, c->fo_len++) {
+        if (c->fo_len < FO_HEAD) {
+            c->fo_head[c->fo_len] = p[k];
+            if (c->fo_len + 1 == FO_HEAD) {
+                /* the letters follow from the sequence number (a bad head is caught
+                 * at the message's end) */
+                c->fo_seq = 0;
+                for (int i = 0; i < 10; i++)
+                    c->fo_seq = c->fo_seq * 10 + (uint64_t)(c->fo_head[i] - '0');
+            }
+            continue;
+        }
+        if (p[k] != (uint8_t)('a' + (c->fo_seq + c->fo_len) % 26))
+            c->fo_bad = true;
+    }
+}
+
+/* Digits, a space, digits, a space: the head as the feeder writes it. */
+static bool fanout_head(const uint8_t *h, uint64_t *seq, uint64_t *sent)
+{
+    *seq = *sent = 0;
+    for (int i = 0; i < 10; i++) {
+        if (h[i] < '0' || h[i] > '9')
+            return false;
+        *seq = *seq * 10 + (uint64_t)(h[i] - '0');
+    }
+    for (int i = 11; i < 31; i++) {
+        if (h[i] < '0' || h[i] > '9')
+            return false;
+        *sent = *sent * 10 + (uint64_t)(h[i] - '0');
+    }
+    return h[10] == ' ' && h[31] == ' ';
+}
+
+/* The end of a fan-out message: in order, once, whole, or counted as bad. */
+static void fanout_message_end(struct conn *c)
+{
+    uint64_t seq, sent;
+    bool ok = !c->fo_bad && c->fo_len == o.size && fanout_head(c->fo_head, &seq, &sent) &&
+              seq < o.messages;
+    c->fo_len = 0;
+    c->fo_bad = false;
+    if (!ok || seq < c->next_seq) {
+        n_fo_bad++; /* changed, cut, unknown, repeated or out of order */
+        return;
+    }
+    /* a gap: the ones skipped are lost (counted at the end), this one is good */
+    c->next_seq = seq + 1;
+    c->got++;
+    n_fo_frames++;
+    if (seq >= o.paced)
+        n_fo_flood++;
+    if (c->next_seq == o.messages)
+        n_fo_complete++;
+    uint64_t now = now_ns();
+    if (!fo_sent[seq])
+        fo_sent[seq] = sent;
+    if (now > fo_last[seq])
+        fo_last[seq] = now;
+}
+
 static void on_payload(struct conn *c, const uint8_t *p, size_t n)
 {
+    if (o.is_fanout) {
+        fanout_payload(c, p, n);
+        return;
+    }
     if (!c->awaits_echo) {
         c->echo_bad = true; /* nothing was asked for */
         return;
@@ -517,6 +631,9 @@ static int parse_frames(struct conn *c)
                 fail(c, &n_protocol);
                 return -1;
             }
+            /* a fan-out message is text (binary with -y) and its frames say so */
+            if (o.is_fanout && op != 0x0 && op != (o.is_binary ? 0x2u : 0x1u))
+                c->fo_bad = true;
             c->in_frame = true;
             c->frame_op = op;
             c->frame_fin = fin;
@@ -531,6 +648,8 @@ static int parse_frames(struct conn *c)
         c->frame_left -= n;
         if (c->frame_left == 0) {
             c->in_frame = false;
+            if (o.is_fanout && c->frame_fin)
+                fanout_message_end(c);
             if (c->frame_fin && c->awaits_echo && c->echo_got >= o.size) {
                 record_rtt(c);
                 if (sending && c->state == C_OPEN)
@@ -587,6 +706,10 @@ static void on_event(struct conn *c, uint32_t events)
         } else {
             c->state = C_HANDSHAKE;
         }
+    }
+    if (c->is_stalled && is_stalling) {
+        flush_out(c);
+        return; /* read again when the stall ends */
     }
     for (;;) {
         if (c->in_cap - c->in_len < 4096) {
@@ -648,6 +771,120 @@ static uint32_t pct(double p)
     return rtts[i];
 }
 
+static uint32_t pct_of(const uint32_t *v, size_t n, double p)
+{
+    if (!n)
+        return 0;
+    return v[(size_t)(p / 100.0 * (double)(n - 1) + 0.5)];
+}
+
+static void pump(uint64_t until);
+
+/* Every client still open has every message. */
+static bool fanout_all_in(void)
+{
+    if (n_fo_complete < n_open)
+        return false;
+    for (unsigned i = 0; i < o.n; i++) {
+        const struct conn *c = &conns[i];
+        if ((c->state == C_OPEN || c->state == C_CLOSING) && c->next_seq < o.messages)
+            return false;
+    }
+    return true;
+}
+
+/* Messages received by the clients that do not stall. */
+static uint64_t fanout_others_got(void)
+{
+    uint64_t stalled = 0;
+    for (unsigned i = 0; i < o.stalled && i < o.n; i++)
+        stalled += conns[i].got;
+    return n_fo_frames - stalled;
+}
+
+struct fo_report {
+    double wait_sec;           /* from "ready" to the end of the phase */
+    double flood_sec;          /* from the flood's first write to its last arrival */
+    uint32_t *lat_paced, *lat_flood; /* microseconds from write to last arrival, sorted */
+    size_t n_paced, n_flood;
+    uint64_t lost, least, most;
+    uint64_t stall_others, stall_others_last_sec; /* during the stall, its last second */
+    uint64_t stall_stalled;    /* what the stalled clients took before it ended: 0 */
+};
+
+/* After "ready": receive until every client has every message or -d passes. */
+static void run_fanout(struct fo_report *r, long *rss_peak, uint64_t cutoff)
+{
+    printf("ready %u\n", n_open);
+    fflush(stdout);
+    uint64_t t0 = now_ns(), stop = t0 + (uint64_t)(o.duration * 1e9), next_sample = t0;
+    uint64_t stall_end = t0 + (uint64_t)(o.stall * 1e9), stall_mark = 0;
+    bool marked = false;
+    is_stalling = o.stalled > 0;
+    while (now_ns() < stop && now_ns() < cutoff && !fanout_all_in()) {
+        pump(is_stalling && stall_end < stop ? stall_end : stop);
+        uint64_t now = now_ns();
+        if (is_stalling && !marked && now + 1000000000u >= stall_end) {
+            stall_mark = fanout_others_got();
+            marked = true;
+        }
+        if (is_stalling && now >= stall_end) {
+            r->stall_others = fanout_others_got();
+            r->stall_stalled = n_fo_frames - r->stall_others;
+            r->stall_others_last_sec = r->stall_others - stall_mark;
+            is_stalling = false;
+            for (unsigned i = 0; i < o.stalled && i < o.n; i++)
+                if (conns[i].state == C_OPEN || conns[i].state == C_CLOSING)
+                    on_event(&conns[i], EPOLLIN | EPOLLOUT);
+        }
+        if (now >= next_sample) {
+            long kib = rss_anon_kib();
+            if (kib > *rss_peak)
+                *rss_peak = kib;
+            next_sample = now + 100000000u;
+        }
+    }
+    is_stalling = false;
+    r->wait_sec = (double)(now_ns() - t0) / 1e9;
+
+    r->lat_paced = calloc(o.messages + 1, sizeof(uint32_t));
+    r->lat_flood = calloc(o.messages + 1, sizeof(uint32_t));
+    if (!r->lat_paced || !r->lat_flood)
+        err(1, "calloc");
+    uint64_t first = UINT64_MAX, last = 0;
+    for (unsigned i = 0; i < o.messages; i++) {
+        if (!fo_last[i] || fo_last[i] < fo_sent[i])
+            continue; /* never arrived, or a time not from this clock */
+        uint64_t us = (fo_last[i] - fo_sent[i]) / 1000;
+        uint32_t v = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+        if (i < o.paced) {
+            r->lat_paced[r->n_paced++] = v;
+            continue;
+        }
+        r->lat_flood[r->n_flood++] = v;
+        if (fo_sent[i] < first)
+            first = fo_sent[i];
+        if (fo_last[i] > last)
+            last = fo_last[i];
+    }
+    qsort(r->lat_paced, r->n_paced, sizeof(uint32_t), cmp_u32);
+    qsort(r->lat_flood, r->n_flood, sizeof(uint32_t), cmp_u32);
+    r->flood_sec = last > first ? (double)(last - first) / 1e9 : 0;
+    r->least = UINT64_MAX;
+    for (unsigned i = 0; i < o.n; i++) {
+        const struct conn *c = &conns[i];
+        if (!c->was_open)
+            continue;
+        r->lost += o.messages - c->got;
+        if (c->got < r->least)
+            r->least = c->got;
+        if (c->got > r->most)
+            r->most = c->got;
+    }
+    if (r->least == UINT64_MAX)
+        r->least = 0;
+}
+
 /* One turn of the wait; deadline in ns. */
 static void pump(uint64_t until)
 {
@@ -668,22 +905,28 @@ static void pump(uint64_t until)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: load [-n N] [-m connect|echo] [-s SIZE] [-d SEC] [-c N] [-a ADDR]"
-                    " [-b K] [-p PID] [-P PATH] [-r] [-y] [-t SEC] [-H SEC] [-i SEC] PORT\n");
+    fprintf(stderr, "usage: load [-n N] [-m connect|echo|fanout] [-s SIZE] [-d SEC] [-c N]"
+                    " [-a ADDR] [-b K] [-p PID] [-P PATH] [-r] [-y] [-t SEC] [-H SEC] [-i SEC]"
+                    " [-M N] [-L K] [-S K] [-T SEC] PORT\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     int ch;
-    while ((ch = getopt(argc, argv, "n:m:s:d:c:a:b:p:P:ryt:H:i:")) != -1) {
+    while ((ch = getopt(argc, argv, "n:m:s:d:c:a:b:p:P:ryt:H:i:M:L:S:T:")) != -1) {
         switch (ch) {
         case 'n': o.n = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'm':
-            if (strcmp(optarg, "echo") && strcmp(optarg, "connect"))
+            if (strcmp(optarg, "echo") && strcmp(optarg, "connect") && strcmp(optarg, "fanout"))
                 usage();
             o.is_echo = !strcmp(optarg, "echo");
+            o.is_fanout = !strcmp(optarg, "fanout");
             break;
+        case 'M': o.messages = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'L': o.paced = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'S': o.stalled = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'T': o.stall = strtod(optarg, NULL); break;
         case 's': o.size = strtoul(optarg, NULL, 10); break;
         case 'd': o.duration = strtod(optarg, NULL); break;
         case 'c': o.conc = (unsigned)strtoul(optarg, NULL, 10); break;
@@ -700,6 +943,9 @@ int main(int argc, char **argv)
         }
     }
     if (optind + 1 != argc || !o.n || !o.conc || o.size > (64u << 20))
+        usage();
+    if (o.is_fanout && (o.is_raw || o.size < FO_HEAD || !o.messages || o.paced > o.messages ||
+                        o.stalled > o.n))
         usage();
     o.port = (unsigned)strtoul(argv[optind], NULL, 10);
     struct in_addr dst;
@@ -719,6 +965,9 @@ int main(int argc, char **argv)
         rng = 88172645463325252ull;
     if (!(conns = calloc(o.n, sizeof(*conns))))
         err(1, "calloc");
+    if (o.is_fanout && (!(fo_sent = calloc(o.messages, sizeof(*fo_sent))) ||
+                        !(fo_last = calloc(o.messages, sizeof(*fo_last)))))
+        err(1, "calloc");
     if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
         err(1, "epoll_create1");
     uint64_t t_start = now_ns(), cutoff = t_start + (uint64_t)(o.cutoff * 1e9);
@@ -731,6 +980,7 @@ int main(int argc, char **argv)
         while (next < o.n && n_inflight < o.conc) {
             conns[next].id = next;
             conns[next].fd = -1;
+            conns[next].is_stalled = o.is_fanout && next < o.stalled;
             start_conn(&conns[next], dst);
             next++;
         }
@@ -766,6 +1016,11 @@ int main(int argc, char **argv)
     wants_pss = true;
     long pss_idle = rss_anon_kib();
     wants_pss = false;
+
+    /* 3. fan-out: receive what the server sends everyone */
+    struct fo_report fo = {0};
+    if (o.is_fanout)
+        run_fanout(&fo, &rss_peak, cutoff);
 
     /* 3. echo round trips for o.duration seconds */
     double echo_sec = 0;
@@ -820,6 +1075,37 @@ int main(int argc, char **argv)
             fail(&conns[i], &n_lost);
     long rss_end = rss_anon_kib();
 
+    if (o.is_fanout) {
+        printf("{\"mode\": \"fanout\", \"clients\": %u, \"connected\": %u, \"failed\": %u, "
+               "\"refused\": %u, \"lost_clients\": %u, \"handshake_timeouts\": %u, "
+               "\"protocol_errors\": %u, \"connect_sec\": %.4f, \"connects_per_sec\": %.1f, "
+               "\"messages\": %u, \"paced\": %u, \"size\": %zu, \"frames\": %llu, "
+               "\"frames_least\": %llu, \"frames_most\": %llu, \"lost\": %llu, "
+               "\"bad\": %llu, \"wait_sec\": %.3f, \"flood_frames\": %llu, "
+               "\"flood_sec\": %.4f, \"frames_per_sec\": %.1f, "
+               "\"reach_all_p50_us\": %u, \"reach_all_p99_us\": %u, "
+               "\"flood_reach_all_p50_us\": %u, \"flood_reach_all_p99_us\": %u, "
+               "\"stalled\": %u, \"stall_sec\": %.3f, \"stall_others_frames\": %llu, "
+               "\"stall_others_frames_last_sec\": %llu, \"stall_stalled_frames\": %llu, "
+               "\"closed_clean\": %u, \"close_sec\": %.4f, "
+               "\"server_rss_anon_kib\": {\"start\": %ld, \"idle\": %ld, \"peak\": %ld, "
+               "\"end\": %ld}, \"server_pss_anon_kib_idle\": %ld, \"server_procs_idle\": %u, "
+               "\"sources\": %u}\n",
+               o.n, connected, n_failed, n_refused, n_lost, n_hs_timeouts, n_protocol,
+               connect_sec, connect_sec > 0 ? connected / connect_sec : 0.0, o.messages,
+               o.paced, o.size, (unsigned long long)n_fo_frames,
+               (unsigned long long)fo.least, (unsigned long long)fo.most,
+               (unsigned long long)fo.lost, (unsigned long long)n_fo_bad, fo.wait_sec,
+               (unsigned long long)n_fo_flood, fo.flood_sec,
+               fo.flood_sec > 0 ? (double)n_fo_flood / fo.flood_sec : 0.0,
+               pct_of(fo.lat_paced, fo.n_paced, 50), pct_of(fo.lat_paced, fo.n_paced, 99),
+               pct_of(fo.lat_flood, fo.n_flood, 50), pct_of(fo.lat_flood, fo.n_flood, 99),
+               o.stalled, o.stalled ? o.stall : 0.0, (unsigned long long)fo.stall_others,
+               (unsigned long long)fo.stall_others_last_sec,
+               (unsigned long long)fo.stall_stalled, n_closed_clean, close_sec,
+               rss_start, rss_idle, rss_peak, rss_end, pss_idle, procs_idle, o.sources);
+        return n_failed || fo.lost || n_fo_bad || connected < o.n ? 1 : 0;
+    }
     qsort(rtts, n_rtts, sizeof(*rtts), cmp_u32);
     printf("{\"clients\": %u, \"connected\": %u, \"failed\": %u, \"refused\": %u, "
            "\"lost\": %u, \"handshake_timeouts\": %u, \"protocol_errors\": %u, "

@@ -21,6 +21,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 import websockets
 
@@ -250,6 +251,117 @@ async def no_close_reply():
           "a server that drops TCP instead of answering the close: no clean close, exit 1")
 
 
+def fanout_message(i, size=64):
+    """Message i as the load tool's fan-out mode expects it (see bench/load.c)."""
+    head = b"%010d %020d " % (i, time.monotonic_ns())
+    return head + bytes(97 + (i + k) % 26 for k in range(len(head), size))
+
+
+async def fanout_run(n, messages, load_args=(), change=None, fragment=False, size=64):
+    """A websockets server that sends every message to every client once the load tool
+    says "ready"; change(client, i, msg) returns the list of messages that client gets
+    instead (none, one, several). Returns (exit status, JSON, messages sent)."""
+    clients = []
+    sent = [0]
+
+    async def handler(ws, path=None):
+        clients.append(ws)
+        try:
+            await ws.wait_closed()
+        except websockets.ConnectionClosed:
+            pass
+
+    async with websockets.serve(handler, "127.0.0.1", 0, compression=None) as srv:
+        port = srv.sockets[0].getsockname()[1]
+        proc = await asyncio.create_subprocess_exec(
+            LOAD, "-m", "fanout", "-n", str(n), "-M", str(messages), "-s", str(size),
+            "-d", "30", "-p", str(os.getpid()), *load_args, str(port),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        ready = await asyncio.wait_for(proc.stdout.readline(), 60)
+        check(ready == b"ready %d\n" % n, "fanout: the tool says ready with %d clients (%r)" % (
+            n, ready))
+        for i in range(messages):
+            msg = fanout_message(i, size).decode()
+            for k, ws in enumerate(list(clients)):
+                for m in (change(k, i, msg) if change else [msg]):
+                    await ws.send([m[:20], m[20:]] if fragment else m)
+                    sent[0] += 1
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    try:
+        res = json.loads(out)
+    except ValueError:
+        res = {}
+        print("     load printed: %r %r" % (out[:300], err[:300]))
+    return proc.returncode, res, sent[0]
+
+
+async def fanout():
+    rc, r, sent = await fanout_run(10, 200, ("-L", "20"))
+    check(rc == 0 and r.get("frames") == sent == 2000 and r.get("lost") == 0 and
+          r.get("bad") == 0, "fanout: 10 clients x 200 messages, every frame counted (%s of "
+          "%d), none lost or bad, exit 0" % (r.get("frames"), sent))
+    check(r.get("frames_least") == r.get("frames_most") == 200,
+          "fanout: each client got 200 (%s..%s)" % (r.get("frames_least"),
+                                                    r.get("frames_most")))
+    check(r.get("flood_frames") == 1800 and r.get("frames_per_sec", 0) > 0,
+          "fanout: 1800 frames in the flood after 20 paced (%s), a rate" % r.get(
+              "flood_frames"))
+    wait_us = r.get("wait_sec", 0) * 1e6
+    check(0 < r.get("reach_all_p50_us", 0) <= r.get("reach_all_p99_us", 0) <= wait_us and
+          0 < r.get("flood_reach_all_p50_us", 0) <= r.get("flood_reach_all_p99_us", 0) <=
+          wait_us, "fanout: 0 < p50 <= p99 <= the wait (%s, %s, %s, %s us): one clock" % (
+              r.get("reach_all_p50_us"), r.get("reach_all_p99_us"),
+              r.get("flood_reach_all_p50_us"), r.get("flood_reach_all_p99_us")))
+    check(r.get("closed_clean") == 10, "fanout: 10 clean closes")
+    rss = r.get("server_rss_anon_kib", {})
+    check(rss.get("peak", 0) >= rss.get("idle", 0) > 0, "fanout: the server's RssAnon is read")
+
+    rc, r, sent = await fanout_run(4, 50, fragment=True, size=100)
+    check(rc == 0 and r.get("frames") == 200 and r.get("lost") == 0 and r.get("bad") == 0,
+          "fanout: messages in two frames, 100 bytes: 200 frames, none lost or bad")
+
+    # what a client gets instead of message i
+    cases = [
+        ("one message dropped for one client", lambda k, i, m: [] if (k, i) == (2, 7) else [m],
+         1, 0),
+        ("one message sent twice to one client",
+         lambda k, i, m: [m, m] if (k, i) == (1, 3) else [m], 0, 1),
+        ("a changed byte", lambda k, i, m: [m[:40] + "?" + m[41:]] if (k, i) == (0, 5)
+         else [m], 1, 1),
+        ("a message cut short", lambda k, i, m: [m[:-1]] if (k, i) == (3, 9) else [m], 1, 1),
+        ("a binary message instead of text",
+         lambda k, i, m: [m.encode()] if (k, i) == (1, 2) else [m], 1, 1),
+    ]
+    for what, change, lost, bad in cases:
+        rc, r, sent = await fanout_run(4, 20, change=change)
+        check(rc == 1 and r.get("lost") == lost and r.get("bad") == bad,
+              "fanout, %s: exit 1, %d lost and %d bad (%s, %s)" % (
+                  what, lost, bad, r.get("lost"), r.get("bad")))
+
+    swapped = {}
+
+    def swap(k, i, m):
+        # messages 4 and 5 reach client 0 in the wrong order
+        if k == 0 and i == 4:
+            swapped["4"] = m
+            return []
+        if k == 0 and i == 5:
+            return [m, swapped["4"]]
+        return [m]
+    rc, r, sent = await fanout_run(3, 10, change=swap)
+    check(rc == 1 and r.get("lost") == 1 and r.get("bad") == 1,
+          "fanout, two messages swapped: exit 1, the late one lost and bad (%s, %s)" % (
+              r.get("lost"), r.get("bad")))
+
+    rc, r, sent = await fanout_run(5, 30, ("-S", "2", "-T", "1"))
+    check(rc == 0 and r.get("frames") == 150 and r.get("lost") == 0 and
+          r.get("stalled") == 2 and r.get("stall_stalled_frames") == 0 and
+          r.get("stall_others_frames", -1) <= 90,
+          "fanout, 2 clients stalled for 1 s: they read nothing then (%s), every message "
+          "reached every client in the end (%s of 150)" % (r.get("stall_stalled_frames"),
+                                                          r.get("frames")))
+
+
 def raw_tests(tcpecho):
     p = subprocess.Popen([tcpecho], stdout=subprocess.PIPE)
     try:
@@ -296,7 +408,7 @@ def main():
             subprocess.run([cc, "-O2", "-std=c11", "-Wall", "-Wextra", os.path.join(
                 HERE, "tcpecho.c"), "-o", tcpecho], check=True)
         for t in (plain_echo, binary_and_sizes, connect_mode, bad_echoes, split_and_fragmented,
-                  server_ping, source_addresses, wrong_accept, no_close_reply):
+                  server_ping, source_addresses, wrong_accept, no_close_reply, fanout):
             asyncio.run(t())
         raw_tests(tcpecho)
     print("%d failure(s)" % len(FAILURES))

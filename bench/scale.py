@@ -5,6 +5,7 @@
     /usr/bin/python3 bench/scale.py                      # every server, 100 and 1,000 clients
     /usr/bin/python3 bench/scale.py --clients 100,1000,10000 --duration 3
     /usr/bin/python3 bench/scale.py --servers wsc,node --json scale.json
+    /usr/bin/python3 bench/scale.py --fanout --clients 100,1000,10000
 
 Three groups, each server started afresh on 127.0.0.1 for every client count:
 - echo servers: `wsc -l 0 --echo`, Python websockets (bench/echo_python.py), Node ws
@@ -14,6 +15,9 @@ Three groups, each server started afresh on 127.0.0.1 for every client count:
 - relays to a TCP echo (bench/tcpecho.c): websockify, `wsc -l 0 --forward`
   once `src/wsc --help` lists --forward, a socat TCP relay (raw TCP: load -r), and
   tcpecho itself (raw TCP, no relay: the floor).
+With --fanout, the fan-out group instead: `wsc -l 0` and a Node ws broadcast server
+(bench/fanout_node.js), each fed by a pipe from this driver, every line of which goes to
+every client (load -m fanout): first --paced messages one at a time, then a flood.
 Servers whose program is missing are left out with a note. Every load run is bounded
 (load -t) and every server is killed at the end. Prints a Markdown table; --json keeps
 every load result. Exits 1 when a run of wsc failed.
@@ -28,6 +32,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -44,12 +49,12 @@ def free_port():
 class Server:
     """A server process; its port comes from its output (a regex) or was chosen."""
 
-    def __init__(self, argv, port_from=None, port=None, env=None):
+    def __init__(self, argv, port_from=None, port=None, env=None, stdin=subprocess.DEVNULL):
         # What is not read for the port goes to a file: a full pipe would stop the server.
         self.log = tempfile.TemporaryFile()
         out = subprocess.PIPE if port is None and port_from != "stderr" else self.log
         err = subprocess.PIPE if port_from == "stderr" else self.log
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+        self.proc = subprocess.Popen(argv, stdin=stdin, stdout=out, stderr=err,
                                      env=env, start_new_session=True)
         self.port = port
         stream = self.proc.stderr if port_from == "stderr" else self.proc.stdout
@@ -131,6 +136,125 @@ def server_table(args, tcpecho_port):
     return t
 
 
+def fanout_table(args):
+    """name -> how to start it, for the servers that send stdin to every client."""
+    node_env = dict(os.environ, NODE_PATH=os.path.join(TOP, "tests", "node", "node_modules"))
+    most = str(max(args.clients))
+    pipe = subprocess.PIPE
+    t = {"wsc": lambda: Server([args.wsc, "-l", "0", "-q", "--max-clients", most,
+                                *args.wsc_arg], port_from="stderr", stdin=pipe)}
+    if shutil.which("node"):
+        t["node-ws"] = lambda: Server(["node", os.path.join(HERE, "fanout_node.js")],
+                                      env=node_env, stdin=pipe)
+    return t
+
+
+class Feeder:
+    """Writes the fan-out messages into a server's stdin from a thread: message i is
+    `%010d %020d ` (i, time.monotonic_ns() as it is written) and letters up to SIZE,
+    as bench/load.c checks them; the paced ones one at a time, then the flood."""
+
+    def __init__(self, stdin, size, paced, flood, gap):
+        self.stdin, self.size, self.paced, self.flood, self.gap = stdin, size, paced, flood, gap
+        self.tails = [bytes(97 + (j + k) % 26 for k in range(32, size)) + b"\n"
+                      for j in range(26)]
+        self.error = None
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def line(self, i):
+        return b"%010d %020d " % (i, time.monotonic_ns()) + self.tails[i % 26]
+
+    def run(self):
+        try:
+            for i in range(self.paced):
+                self.stdin.write(self.line(i))
+                self.stdin.flush()
+                time.sleep(self.gap)
+            i, end = self.paced, self.paced + self.flood
+            per_write = max(1, 65536 // self.size)
+            while i < end:
+                n = min(per_write, end - i)
+                self.stdin.write(b"".join(self.line(j) for j in range(i, i + n)))
+                self.stdin.flush()
+                i += n
+        except (BrokenPipeError, ValueError, OSError) as exc:
+            self.error = exc  # the server ended, or was stopped after a failed run
+
+
+def run_fanout(args, load, rows):
+    """The fan-out group; returns True when a run of wsc failed."""
+    failed = False
+    servers = fanout_table(args)
+    wanted = args.servers.split(",") if args.servers else list(servers)
+    for name in wanted:
+        if name not in servers:
+            print("note: %s has no fan-out server here; left out" % name, file=sys.stderr)
+            continue
+        for n in args.clients:
+            flood = max(10, args.fanout_frames // n)
+            gap = args.gap if args.gap is not None else 0.02 + 25e-6 * n
+            print("running fan-out on %s with %d clients: %d paced, %d flood ..." % (
+                name, n, args.paced, flood), file=sys.stderr, flush=True)
+            srv = servers[name]()
+            argv = [load, "-m", "fanout", "-n", str(n), "-M", str(args.paced + flood),
+                    "-L", str(args.paced), "-s", str(args.size), "-d", "120",
+                    "-p", str(srv.proc.pid), "-t", "240", "-c", "1000" if n > 1000 else "256"]
+            if args.stall:
+                argv += ["-S", str(args.stall), "-T", str(args.stall_sec)]
+            argv.append(str(srv.port))
+            try:
+                p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                ready = p.stdout.readline()
+                feeder = None
+                if ready.startswith(b"ready "):
+                    feeder = Feeder(srv.proc.stdin, args.size, args.paced, flood, gap)
+                    feeder.thread.start()
+                out, err = p.communicate(timeout=300)
+                r = json.loads(out)
+                r["argv"] = argv[:1] + ["..."] + argv[3:]
+                if p.returncode != 0 and name.startswith("wsc"):
+                    failed = True
+            except (subprocess.TimeoutExpired, ValueError) as exc:
+                p.kill()
+                p.wait()
+                r = {"error": "load failed: %s" % exc}
+                failed = failed or name.startswith("wsc")
+            finally:
+                srv.stop()
+            rows.append((name, n, r))
+            time.sleep(1)
+    return failed
+
+
+def fanout_markdown(rows):
+    out = ["| server | clients | connected | messages | frames | lost | bad | frames/s | "
+           "reach all, p50 | p99 | flood p50 | flood p99 | clean closes | server private, "
+           "idle | peak |",
+           "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for name, n, r in rows:
+        if "error" in r:
+            out.append("| %s | %d | %s |" % (name, n, r["error"]) + " |" * 12)
+            continue
+        rss = r["server_rss_anon_kib"]
+
+        def ms(key, has):
+            return "%.1f ms" % (r[key] / 1000) if has else "n/a"
+        paced, flood = r["paced"] > 0, r["messages"] > r["paced"]
+        out.append("| %s | %d | %d | %d | %s | %d | %d | %s | %s | %s | %s | %s | %d | %s | %s |"
+                   % (name, n, r["connected"], r["messages"], "{:,}".format(r["frames"]),
+                      r["lost"], r["bad"], "{:,.0f}".format(r["frames_per_sec"]),
+                      ms("reach_all_p50_us", paced), ms("reach_all_p99_us", paced),
+                      ms("flood_reach_all_p50_us", flood), ms("flood_reach_all_p99_us", flood),
+                      r["closed_clean"], fmt_kib(rss["idle"]), fmt_kib(rss["peak"])))
+        if r.get("stalled"):
+            out[-1] += " stall: %d clients %.1f s, the others got %s frames in it, %s in its " \
+                "last second; the stalled ones %s |" % (
+                    r["stalled"], r["stall_sec"], "{:,}".format(r["stall_others_frames"]),
+                    "{:,}".format(r["stall_others_frames_last_sec"]),
+                    r["stall_stalled_frames"])
+    return "\n".join(out)
+
+
 def fmt_kib(v):
     return "%.1f MiB" % (v / 1024) if v is not None and v >= 0 else "n/a"
 
@@ -167,7 +291,22 @@ def main():
     ap.add_argument("--size", type=int, default=64, help="message size")
     ap.add_argument("--json", help="write every result here")
     ap.add_argument("--cc", default=os.environ.get("CC", "cc"))
+    ap.add_argument("--fanout", action="store_true",
+                    help="the fan-out group instead: stdin to every client")
+    ap.add_argument("--fanout-frames", type=int, default=2000000,
+                    help="frames in the flood: messages = this / clients (default 2,000,000)")
+    ap.add_argument("--paced", type=int, default=20,
+                    help="fan-out: messages written one at a time before the flood")
+    ap.add_argument("--gap", type=float,
+                    help="fan-out: seconds between paced messages (0.02 + 25 us a client)")
+    ap.add_argument("--stall", type=int, default=0,
+                    help="fan-out: this many clients read nothing for --stall-sec")
+    ap.add_argument("--stall-sec", type=float, default=5)
+    ap.add_argument("--wsc-arg", action="append", default=[],
+                    help="fan-out: an extra option for wsc (repeatable)")
     args = ap.parse_args()
+    if args.fanout and args.size < 32:
+        ap.error("--fanout needs --size of at least 32")
     args.clients = [int(x) for x in args.clients.split(",")]
     args.wsc = os.path.abspath(args.wsc)
     tmp = tempfile.mkdtemp(prefix="wsc-scale.")
@@ -179,6 +318,29 @@ def main():
         subprocess.run([*cflags, os.path.join(HERE, "load.c"), "-lcrypto", "-o", load],
                        check=True)
         subprocess.run([*cflags, os.path.join(HERE, "tcpecho.c"), "-o", echo_bin], check=True)
+        if args.fanout:
+            failed = run_fanout(args, load, rows)
+            print("# wsc listen mode: fan-out\n")
+            print("%s; %d CPUs; Linux %s; %d-byte text messages, %d paced (%s apart), then "
+                  "a flood of %s frames.\n" % (
+                      time.strftime("%Y-%m-%d %H:%M:%S %z"), os.cpu_count(),
+                      os.uname().release, args.size, args.paced,
+                      "%g s" % args.gap if args.gap is not None else "0.02 s + 25 us a client",
+                      "{:,}".format(args.fanout_frames)))
+            print(fanout_markdown(rows))
+            print("\nframes/s: frames of the flood received by all clients together, from "
+                  "the write of its first message to the last arrival of its last. Reach "
+                  "all: from a message's write into the server's stdin to its arrival at the "
+                  "last client, for the paced messages and for the flood (where it is mostly "
+                  "the queue in front). Lost: messages a client never got in order (must be "
+                  "0); bad: changed, repeated or late. Server private: RssAnon, idle with "
+                  "every client connected, and the largest during the fan-out.")
+            if args.json:
+                with open(args.json, "w") as f:
+                    json.dump([{"server": a, "clients": b, "result": c} for a, b, c in rows],
+                              f, indent=2)
+                    f.write("\n")
+            return 1 if failed else 0
         tcpecho = Server([echo_bin])
         servers = server_table(args, tcpecho.port)
         wanted = args.servers.split(",") if args.servers else list(servers)
