@@ -208,6 +208,11 @@ bool conn_can_send(const struct conn *c)
     return conn_is_open(c) && buf_size(&c->ws.out) < CONN_HIGH_WATER;
 }
 
+size_t conn_queued(const struct conn *c)
+{
+    return buf_size(&c->ws.out);
+}
+
 int conn_send_frame(struct conn *c, enum ws_opcode op, bool is_final, const void *p, size_t len)
 {
     if (c->phase != CONN_OPEN || ws_send_frame(&c->ws, op, is_final, p, len) != 0)

@@ -152,6 +152,7 @@ struct stream *conn_take_h2(struct conn *c, struct buf *early);
 /* For local ends. */
 bool conn_is_open(const struct conn *c);  /* data may be sent */
 bool conn_can_send(const struct conn *c); /* open and below the high-water mark */
+size_t conn_queued(const struct conn *c);  /* bytes of frames not yet written to the peer */
 int conn_send_frame(struct conn *c, enum ws_opcode op, bool is_final, const void *p, size_t len);
 int conn_send_message(struct conn *c, enum ws_opcode op, const void *p, size_t len);
 /* A ping whose pong is timed (is_timed: say the round-trip time). */

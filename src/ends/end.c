@@ -29,18 +29,43 @@ int conn_set_send_frame(struct conn_set *set, enum ws_opcode op, bool is_final,
     return sent;
 }
 
-bool conn_set_can_send(const struct conn_set *set)
+/* What a broadcast may queue in all, beyond each connection's high-water
+ * mark: every client holds its own copy, so 10,000 of them would otherwise
+ * hold 10,000 times what one read of stdin brings. */
+#define SET_BUDGET (16 << 20)
+#define SET_READ_LEAST 512 /* a read per turn still moves a few messages */
+
+static size_t count_open(const struct conn_set *set)
 {
     size_t open = 0;
+    for (size_t i = 0; i < set->num; i++)
+        if (set->items[i]->phase == CONN_OPEN)
+            open++;
+    return open;
+}
+
+bool conn_set_can_send(const struct conn_set *set)
+{
+    size_t open = 0, queued = 0;
     for (size_t i = 0; i < set->num; i++) {
         const struct conn *c = set->items[i];
         if (c->phase != CONN_OPEN)
             continue;
         if (!conn_can_send(c))
             return false;
+        queued += conn_queued(c);
         open++;
     }
-    return open > 0;
+    return open > 0 && queued < SET_BUDGET;
+}
+
+size_t conn_set_read_size(const struct conn_set *set, size_t most)
+{
+    size_t open = count_open(set);
+    size_t share = open ? SET_BUDGET / 4 / open : most;
+    if (share < SET_READ_LEAST)
+        share = SET_READ_LEAST;
+    return share < most ? share : most;
 }
 
 void conn_set_close_all(struct conn_set *set, unsigned code)

@@ -80,8 +80,12 @@ long end_deadline(const struct local_end *e);
 /* Sends one frame to every open connection of the set; -1 when none took it. */
 int conn_set_send_frame(struct conn_set *set, enum ws_opcode op, bool is_final,
                         const uint8_t *p, size_t len);
-/* Every open connection can take more, and there is at least one. */
+/* Every open connection can take more, there is at least one, and all of
+ * them together hold less than SET_BUDGET unwritten. */
 bool conn_set_can_send(const struct conn_set *set);
+/* How much one read of stdin may bring: what is read is queued once for
+ * every open connection, so the more there are, the less a read takes. */
+size_t conn_set_read_size(const struct conn_set *set, size_t most);
 /* Closes every connection (and marks the run as ending). */
 void conn_set_close_all(struct conn_set *set, unsigned code);
 /* stdin or the console ended: a client closes, at once or after -w. */

@@ -57,6 +57,7 @@ static void pipe_on_ready(struct local_end *e, const struct pollfd *fds, size_t 
     /* A signal or a peer's close handled this turn may have ended the input. */
     if (n < 1 || !fds[0].revents || !conn_set_takes_input(x->set))
         return;
+    x->in->read_size = conn_set_read_size(x->set, INPUT_READ_SIZE);
     if (input_read(x->in) != 0) {
         input_failed(x);
         return;

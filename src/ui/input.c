@@ -6,7 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define READ_SIZE (64 * 1024)
 
 void input_init(struct input *in, int fd, const struct options *opt, input_send_fn send,
                 void *ctx)
@@ -22,7 +21,8 @@ void input_init(struct input *in, int fd, const struct options *opt, input_send_
     in->max_records = opt->is_one ? 1 : 0;
     in->send = send;
     in->ctx = ctx;
-    buf_init(&in->pending, INPUT_FRAGMENT + READ_SIZE);
+    buf_init(&in->pending, INPUT_FRAGMENT + INPUT_READ_SIZE);
+    in->read_size = INPUT_READ_SIZE;
 }
 
 void input_set_relay(struct input *in, size_t fragment)
@@ -190,12 +190,14 @@ static int drain(struct input *in)
 
 int input_read(struct input *in)
 {
-    uint8_t *dst = buf_reserve(&in->pending, READ_SIZE);
+    size_t want = in->read_size && in->read_size < INPUT_READ_SIZE ? in->read_size
+                                                                 : INPUT_READ_SIZE;
+    uint8_t *dst = buf_reserve(&in->pending, want);
     if (!dst) {
         snprintf(in->error, sizeof(in->error), "out of memory reading input");
         return -1;
     }
-    ssize_t n = read(in->fd, dst, READ_SIZE);
+    ssize_t n = read(in->fd, dst, want);
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
         return 0;
     if (n < 0) {

@@ -16,6 +16,7 @@
 #include "ws.h"
 
 #define INPUT_FRAGMENT (1024 * 1024)
+#define INPUT_READ_SIZE (64 * 1024) /* the most one read of the input brings */
 
 /* Sends one frame of a message; returns -1 when it cannot be sent. */
 typedef int (*input_send_fn)(void *ctx, enum ws_opcode op, bool is_final, const uint8_t *p,
@@ -30,6 +31,7 @@ struct input {
     bool is_lax;           /* text: a record that is not UTF-8 leaves as binary */
     bool is_binary_record; /* lax: the open record turned out not to be UTF-8 */
     struct buf pending;    /* bytes of the unfinished record; owned */
+    size_t read_size;      /* what one read asks for, at most INPUT_READ_SIZE */
     bool is_eof;
     bool in_message;       /* a fragmented message is open */
     bool is_skipping;      /* dropping the rest of a record cut off by a reconnection */
