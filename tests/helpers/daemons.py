@@ -46,6 +46,29 @@ def free_port():
         return s.getsockname()[1]
 
 
+def read_files(*paths):
+    """The text of those of paths that exist, one after the other (a daemon's logs)."""
+    text = ""
+    for path in paths:
+        try:
+            with open(path, errors="replace") as f:
+                text += f.read()
+        except OSError:
+            pass
+    return text
+
+
+def stop(proc, grace=5):
+    """SIGTERM, with which a daemon's parent stops its workers; SIGKILL after grace s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 def wait_port(port, proc, timeout=10):
     """Wait until something accepts on 127.0.0.1:port (or proc died)."""
     end = time.monotonic() + timeout
@@ -212,23 +235,10 @@ class Nginx:
                 raise RuntimeError(f"nginx did not start:\n{self.errors()}")
 
     def errors(self):
-        text = ""
-        for name in ("stderr.log", "error.log"):
-            try:
-                with open(os.path.join(self.dir, name), errors="replace") as f:
-                    text += f.read()
-            except OSError:
-                pass
-        return text
+        return read_files(self.log_path, os.path.join(self.dir, "error.log"))
 
     def kill(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()  # SIGTERM: fast shutdown of master and workers
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop(self.proc)
 
 
 TINYPROXY_CONF = """\
@@ -268,14 +278,7 @@ class Tinyproxy:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def log(self):
-        text = ""
-        for path in (self.log_path, self.stderr_path):
-            try:
-                with open(path, errors="replace") as f:
-                    text += f.read()
-            except OSError:
-                pass
-        return text
+        return read_files(self.log_path, self.stderr_path)
 
     def kill(self):
         if self.proc.poll() is None:

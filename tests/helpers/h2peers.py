@@ -36,7 +36,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemons import free_port, wait_port  # noqa: E402
+from daemons import free_port, read_files, stop, wait_port  # noqa: E402
 
 APACHE = "/usr/sbin/apache2"
 MODULES = "/usr/lib/apache2/modules"
@@ -124,23 +124,10 @@ class Apache:
             return []
 
     def errors(self):
-        text = ""
-        for name in ("stderr.log", "error.log"):
-            try:
-                with open(os.path.join(self.dir, name), errors="replace") as f:
-                    text += f.read()
-            except OSError:
-                pass
-        return text
+        return read_files(self.log_path, os.path.join(self.dir, "error.log"))
 
     def kill(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()  # SIGTERM: the parent stops its children
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop(self.proc, grace=10)
 
 
 class Hypercorn:
@@ -171,17 +158,7 @@ class Hypercorn:
             return []
 
     def errors(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_files(self.log_path)
 
     def kill(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop(self.proc)
