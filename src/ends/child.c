@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,21 +235,52 @@ static int pipe_nb(int fds[2], int ours)
     return net_set_nonblocking(fds[ours]);
 }
 
-/* In the child, after fork: only async-signal-safe calls. */
-static void exec_child(const char *cmd, int in_r, int out_w, int err_w, char **envp)
+/* Starts the program at path (searched in PATH when is_path) with fds as its stdin,
+ * stdout and stderr. posix_spawn, not fork: the child shares wsc's memory
+ * until it execs, so nothing of a parent holding thousands of clients is
+ * copied, and no page of it turns copy-on-write. Returns 0 or an errno. */
+static int spawn(const char *path, char *const argv[], bool is_path, const int fds[3],
+                 char **envp, pid_t *pid)
 {
-    sigset_t none;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc != 0)
+        return rc;
+    rc = posix_spawnattr_init(&at);
+    if (rc != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return rc;
+    }
+    for (int i = 0; i < 3 && rc == 0; i++)
+        rc = posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+    /* Signals as a process started by a shell has them; wsc ignores
+     * SIGPIPE and catches SIGINT and SIGTERM. */
+    sigset_t none, dfl;
     sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGPIPE);
+    sigaddset(&dfl, SIGINT);
+    sigaddset(&dfl, SIGTERM);
+    if (rc == 0)
+        rc = posix_spawnattr_setsigmask(&at, &none);
+    if (rc == 0)
+        rc = posix_spawnattr_setsigdefault(&at, &dfl);
     /* its own process group: a Ctrl-C at wsc's terminal is wsc's to handle */
-    setpgid(0, 0);
-    if (dup2(in_r, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
-        _exit(127);
-    execle("/bin/sh", "sh", "-c", cmd, (char *)NULL, envp);
-    _exit(127);
+    if (rc == 0)
+        rc = posix_spawnattr_setpgroup(&at, 0);
+    if (rc == 0)
+        rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                               POSIX_SPAWN_SETPGROUP);
+    if (rc == 0) {
+        net_fd_limit_for_child(true);
+        rc = is_path ? posix_spawnp(pid, path, &fa, &at, argv, envp)
+                     : posix_spawn(pid, path, &fa, &at, argv, envp);
+        net_fd_limit_for_child(false);
+    }
+    posix_spawnattr_destroy(&at);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc;
 }
 
 static int child_open(struct local_end *e, const struct conn_request *req, char *err,
@@ -266,13 +298,14 @@ static int child_open(struct local_end *e, const struct conn_request *req, char 
         snprintf(err, errlen, "cannot start the process: %s", strerror(errno));
         goto fail;
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, errlen, "cannot start the process: %s", strerror(errno));
+    char *sh_argv[] = {"sh", "-c", (char *)x->opt->exec_cmd, NULL};
+    int fds[3] = {in[0], out[1], er[1]};
+    pid_t pid;
+    int rc = spawn("/bin/sh", sh_argv, false, fds, env.vars, &pid);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the process: %s", strerror(rc));
         goto fail;
     }
-    if (pid == 0)
-        exec_child(x->opt->exec_cmd, in[0], out[1], er[1], env.vars);
     x->pid = pid;
     x->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     close(in[0]);
