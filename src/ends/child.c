@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* child: the local end of --exec, a process (/bin/sh -c CMD) joined to the
- * WebSocket. Text: each message is a line on its stdin, each line of its
- * stdout a message; -b: raw bytes both ways. Its stderr goes to ours (with
- * the client's id when listening). Listening, the process gets a CGI-style
+/* child: the local end of --exec, a process joined to the WebSocket: CMD
+ * itself when it is plain words (core/cmdline.h), else /bin/sh -c CMD.
+ * Text: each message is a line on its stdin, each line of its stdout a
+ * message; -b: raw bytes both ways. Its stderr goes to ours (with the
+ * client's id when listening). Listening, the process gets a CGI-style
  * environment with websocketd's names, and nothing else of ours but PATH,
  * HOME, LANG, LC_*, TZ and --passenv. Its end closes the connection (1000
  * for status 0, else 1011); the connection's end closes its stdin, then
@@ -20,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/cmdline.h"
 #include "ends/end.h"
 #include "io/net.h"
 #include "io/waiter.h"
@@ -298,10 +300,20 @@ static int child_open(struct local_end *e, const struct conn_request *req, char 
         snprintf(err, errlen, "cannot start the process: %s", strerror(errno));
         goto fail;
     }
-    char *sh_argv[] = {"sh", "-c", (char *)x->opt->exec_cmd, NULL};
     int fds[3] = {in[0], out[1], er[1]};
     pid_t pid;
-    int rc = spawn("/bin/sh", sh_argv, false, fds, env.vars, &pid);
+    char **argv;
+    int rc = -1;
+    if (cmdline_split(x->opt->exec_cmd, &argv) == CMDLINE_PLAIN)
+        rc = spawn(argv[0], argv, true, fds, env.vars, &pid);
+    free(argv);
+    /* Shell syntax, or a program that did not start (not found, not
+     * executable, a script without #!): sh runs it, or says why not in its
+     * own words and with its own status, as sh -c always did. */
+    if (rc != 0) {
+        char *sh_argv[] = {"sh", "-c", (char *)x->opt->exec_cmd, NULL};
+        rc = spawn("/bin/sh", sh_argv, false, fds, env.vars, &pid);
+    }
     if (rc != 0) {
         snprintf(err, errlen, "cannot start the process: %s", strerror(rc));
         goto fail;

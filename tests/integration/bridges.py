@@ -355,6 +355,26 @@ def exec_client_role():
     t.ok(b"process exited with status 4" in r.err, "client --exec: says the status", r.err)
 
 
+def parent_of_reader(msg):
+    """The parent pid in a line of /proc/self/stat."""
+    return int(msg.rsplit(")", 1)[1].split()[1])
+
+
+@t.test
+def exec_plain_command_without_a_shell():
+    port, proc = t.listen("--exec", "cat /proc/self/stat")
+    got, code, _ = run(converse(f"ws://127.0.0.1:{port}/", expect=1, close=False))
+    t.is_(code, 1000, "--exec without shell syntax: runs and ends with 1000")
+    t.is_(parent_of_reader(got[0]), proc.proc.pid,
+          "--exec without shell syntax: the program is wsc's own child (no /bin/sh between)")
+    port2, proc2 = t.listen("--exec", "cat /proc/self/stat; true")
+    got, _, _ = run(converse(f"ws://127.0.0.1:{port2}/", expect=1, close=False))
+    t.ok(parent_of_reader(got[0]) != proc2.proc.pid,
+         "--exec with shell syntax: /bin/sh -c runs it", got)
+    proc.stop()
+    proc2.stop()
+
+
 @t.test
 def exec_words_and_quoting():
     cases = [
