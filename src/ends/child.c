@@ -31,9 +31,23 @@ extern char **environ;
 
 enum { FD_OUT, FD_IN, FD_ERR, FD_PID };
 
+/* Processes started in one turn of the loop at most. A start waits for the
+ * child's exec, milliseconds on a busy machine: without a bound, a burst of
+ * clients held every other connection, and the handshakes of the next ones,
+ * behind all of their starts. */
+#define STARTS_PER_TURN 8
+
+struct env {
+    char **vars; /* owned, with each string */
+    size_t num, cap;
+};
+
 struct child_end {
     struct local_end base;
     const struct options *opt;
+    bool is_starting;   /* opened: the process starts at a tick of the loop */
+    struct env env;     /* its environment until it starts; owned */
+    int child_fds[3];   /* its stdin, stdout and stderr until it starts; owned */
     pid_t pid;          /* 0: not started */
     int pidfd;          /* readable once the process exits; owned */
     int in_fd;          /* its stdin; owned; -1 once closed */
@@ -60,11 +74,6 @@ static void close_fd(int *fd)
 }
 
 /* ---- the environment ---- */
-
-struct env {
-    char **vars; /* owned, with each string */
-    size_t num, cap;
-};
 
 static int env_add(struct env *e, const char *name, const char *value, size_t value_len)
 {
@@ -96,6 +105,7 @@ static void env_free(struct env *e)
     for (size_t i = 0; i < e->num; i++)
         free(e->vars[i]);
     free(e->vars);
+    *e = (struct env){0};
 }
 
 static bool is_passed(const struct options *opt, const char *var)
@@ -285,58 +295,100 @@ static int spawn(const char *path, char *const argv[], bool is_path, const int f
     return rc;
 }
 
+/* The WebSocket is open: its pipes and environment are made now, while the
+ * request is at hand, and the process starts at the next tick. */
 static int child_open(struct local_end *e, const struct conn_request *req, char *err,
                       size_t errlen)
 {
     struct child_end *x = (struct child_end *)e;
-    struct env env = {0};
     int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
-    if (build_env(&env, x->opt, e->conn, req) != 0 || !env.vars) {
+    if (build_env(&x->env, x->opt, e->conn, req) != 0 || !x->env.vars) {
         snprintf(err, errlen, "cannot start the process: out of memory");
-        env_free(&env);
+        env_free(&x->env);
         return -1;
     }
     if (pipe_nb(in, 1) || pipe_nb(out, 0) || pipe_nb(er, 0)) {
         snprintf(err, errlen, "cannot start the process: %s", strerror(errno));
-        goto fail;
+        for (int i = 0; i < 2; i++) {
+            close_fd(&in[i]);
+            close_fd(&out[i]);
+            close_fd(&er[i]);
+        }
+        env_free(&x->env);
+        return -1;
     }
-    int fds[3] = {in[0], out[1], er[1]};
+    x->in_fd = in[1];
+    x->out_fd = out[0];
+    x->err_fd = er[0];
+    x->reader.fd = x->out_fd;
+    x->child_fds[0] = in[0];
+    x->child_fds[1] = out[1];
+    x->child_fds[2] = er[1];
+    x->is_starting = true;
+    return 0;
+}
+
+static void drop_start(struct child_end *x)
+{
+    x->is_starting = false;
+    for (int i = 0; i < 3; i++)
+        close_fd(&x->child_fds[i]);
+    env_free(&x->env);
+}
+
+static int start_process(struct child_end *x, char *err, size_t errlen)
+{
     pid_t pid;
     char **argv;
     int rc = -1;
     if (cmdline_split(x->opt->exec_cmd, &argv) == CMDLINE_PLAIN)
-        rc = spawn(argv[0], argv, true, fds, env.vars, &pid);
+        rc = spawn(argv[0], argv, true, x->child_fds, x->env.vars, &pid);
     free(argv);
     /* Shell syntax, or a program that did not start (not found, not
      * executable, a script without #!): sh runs it, or says why not in its
      * own words and with its own status, as sh -c always did. */
     if (rc != 0) {
         char *sh_argv[] = {"sh", "-c", (char *)x->opt->exec_cmd, NULL};
-        rc = spawn("/bin/sh", sh_argv, false, fds, env.vars, &pid);
+        rc = spawn("/bin/sh", sh_argv, false, x->child_fds, x->env.vars, &pid);
     }
+    drop_start(x);
     if (rc != 0) {
         snprintf(err, errlen, "cannot start the process: %s", strerror(rc));
-        goto fail;
+        return -1;
     }
     x->pid = pid;
     x->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    close(in[0]);
-    close(out[1]);
-    close(er[1]);
-    x->in_fd = in[1];
-    x->out_fd = out[0];
-    x->err_fd = er[0];
-    x->reader.fd = x->out_fd;
-    env_free(&env);
+    if (x->is_conn_over) /* the client left while it waited to start */
+        x->term_at = net_now_ms() + (long)(x->opt->close_timeout * 1000.0);
     return 0;
-fail:
-    for (int i = 0; i < 2; i++) {
-        close_fd(&in[i]);
-        close_fd(&out[i]);
-        close_fd(&er[i]);
+}
+
+/* now is read once a turn: a new value is a new turn (two turns in one
+ * millisecond share a budget). */
+static bool may_start(long now)
+{
+    static long turn = -1;
+    static int started;
+    if (now != turn) {
+        turn = now;
+        started = 0;
     }
-    env_free(&env);
-    return -1;
+    return started++ < STARTS_PER_TURN;
+}
+
+/* A process that cannot start closes the connection with 1011, as an end
+ * that cannot open does. */
+static void start(struct child_end *x)
+{
+    char err[256];
+    if (start_process(x, err, sizeof(err)) == 0 || x->is_conn_over)
+        return;
+    struct conn *c = x->base.conn;
+    if (c->is_server)
+        note(c->env->out, "client %u: %s", c->id, err);
+    else
+        conn_set_outcome(c, OUTCOME_IO, "%s", err);
+    conn_close(c, WS_CLOSE_INTERNAL, err);
 }
 
 /* Collects the exit status if the process has ended. */
@@ -515,6 +567,8 @@ static bool has_more_output(int fd)
 static void child_tick(struct local_end *e, long now)
 {
     struct child_end *x = (struct child_end *)e;
+    if (x->is_starting && may_start(now))
+        start(x);
     if (x->pid && !x->has_exited && x->pidfd < 0)
         reap(x); /* no pidfd (an old kernel): poll for the exit */
     if (x->has_exited && !x->has_closed_conn) {
@@ -544,6 +598,8 @@ static void child_tick(struct local_end *e, long now)
 static long child_deadline(const struct local_end *e)
 {
     const struct child_end *x = (const struct child_end *)e;
+    if (x->is_starting)
+        return net_now_ms();
     if (x->pid && !x->has_exited && x->pidfd < 0)
         return net_now_ms() + 50;
     if (x->has_exited && !x->has_closed_conn && (x->is_conn_over || conn_can_send(e->conn)))
@@ -567,7 +623,7 @@ static void child_conn_ended(struct local_end *e)
 static bool child_is_done(const struct local_end *e)
 {
     const struct child_end *x = (const struct child_end *)e;
-    return !x->pid || x->has_exited;
+    return !x->is_starting && (!x->pid || x->has_exited);
 }
 
 static void child_free(struct local_end *e)
@@ -580,6 +636,7 @@ static void child_free(struct local_end *e)
     if (buf_size(&x->err_line))
         fprintf(stderr, "[%u] %.*s\n", e->conn ? e->conn->id : 0,
                 (int)buf_size(&x->err_line), (const char *)buf_head(&x->err_line));
+    drop_start(x);
     close_fd(&x->pidfd);
     close_fd(&x->in_fd);
     close_fd(&x->out_fd);
@@ -613,6 +670,8 @@ struct local_end *child_end_new(const struct options *opt)
     x->base.ops = &child_ops;
     x->opt = opt;
     x->pidfd = x->in_fd = x->out_fd = x->err_fd = -1;
+    for (int i = 0; i < 3; i++)
+        x->child_fds[i] = -1;
     buf_init(&x->to_child, 0);
     buf_init(&x->err_line, 0);
     input_init(&x->reader, -1, opt, send_to_conn, x);

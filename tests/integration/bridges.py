@@ -376,6 +376,46 @@ def exec_plain_command_without_a_shell():
 
 
 @t.test
+def exec_burst_of_clients_that_leave_at_once():
+    # Handshake and close in one write, 20 clients at once: most are gone
+    # before their turn to start comes (a few starts a turn); each process
+    # still runs once, and is reaped.
+    made = os.path.join(t.tmpdir(), "burst")
+    os.mkdir(made)
+    port, proc = t.listen("--exec", f"mktemp -p {made}", "--max-clients", "30")
+    hello = (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+             b"\x88\x82\x00\x00\x00\x00\x03\xe8")
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+    for s in socks:
+        s.sendall(hello)
+    answers = []
+    for s in socks:
+        s.settimeout(10)
+        got = b""
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except OSError:
+            pass
+        answers.append(got)
+        s.close()
+    t.is_(sum(a.startswith(b"HTTP/1.1 101") for a in answers), 20,
+          "a burst of 20 clients: every handshake answered")
+    end = time.monotonic() + 10
+    while len(os.listdir(made)) < 20 and time.monotonic() < end:
+        time.sleep(0.05)
+    t.is_(len(os.listdir(made)), 20, "a burst of clients gone at once: every process ran once")
+    time.sleep(0.5)
+    t.is_(children_of(proc.proc.pid), [], "a burst of clients gone at once: every process reaped")
+    t.ok(proc.proc.poll() is None, "a burst of clients gone at once: wsc keeps listening")
+    proc.stop()
+
+
+@t.test
 def exec_words_and_quoting():
     cases = [
         ("  /usr/bin/printf   %s.   a  b  ", "a.b.", "plain words: split at blanks"),
