@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* child: the local end of --exec, a process (/bin/sh -c CMD) joined to the
- * WebSocket. Text: each message is a line on its stdin, each line of its
- * stdout a message; -b: raw bytes both ways. Its stderr goes to ours (with
- * the client's id when listening). Listening, the process gets a CGI-style
+/* child: the local end of --exec, a process joined to the WebSocket: CMD
+ * itself when it is plain words (core/cmdline.h), else /bin/sh -c CMD.
+ * Text: each message is a line on its stdin, each line of its stdout a
+ * message; -b: raw bytes both ways. Its stderr goes to ours (with the
+ * client's id when listening). Listening, the process gets a CGI-style
  * environment with websocketd's names, and nothing else of ours but PATH,
  * HOME, LANG, LC_*, TZ and --passenv. Its end closes the connection (1000
  * for status 0, else 1011); the connection's end closes its stdin, then
@@ -11,6 +12,7 @@
 #include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/cmdline.h"
 #include "ends/end.h"
 #include "io/net.h"
 #include "io/waiter.h"
@@ -28,9 +31,23 @@ extern char **environ;
 
 enum { FD_OUT, FD_IN, FD_ERR, FD_PID };
 
+/* Processes started in one turn of the loop at most. A start waits for the
+ * child's exec, milliseconds on a busy machine: without a bound, a burst of
+ * clients held every other connection, and the handshakes of the next ones,
+ * behind all of their starts. */
+#define STARTS_PER_TURN 8
+
+struct env {
+    char **vars; /* owned, with each string */
+    size_t num, cap;
+};
+
 struct child_end {
     struct local_end base;
     const struct options *opt;
+    bool is_starting;   /* opened: the process starts at a tick of the loop */
+    struct env env;     /* its environment until it starts; owned */
+    int child_fds[3];   /* its stdin, stdout and stderr until it starts; owned */
     pid_t pid;          /* 0: not started */
     int pidfd;          /* readable once the process exits; owned */
     int in_fd;          /* its stdin; owned; -1 once closed */
@@ -57,11 +74,6 @@ static void close_fd(int *fd)
 }
 
 /* ---- the environment ---- */
-
-struct env {
-    char **vars; /* owned, with each string */
-    size_t num, cap;
-};
 
 static int env_add(struct env *e, const char *name, const char *value, size_t value_len)
 {
@@ -93,6 +105,7 @@ static void env_free(struct env *e)
     for (size_t i = 0; i < e->num; i++)
         free(e->vars[i]);
     free(e->vars);
+    *e = (struct env){0};
 }
 
 static bool is_passed(const struct options *opt, const char *var)
@@ -234,64 +247,148 @@ static int pipe_nb(int fds[2], int ours)
     return net_set_nonblocking(fds[ours]);
 }
 
-/* In the child, after fork: only async-signal-safe calls. */
-static void exec_child(const char *cmd, int in_r, int out_w, int err_w, char **envp)
+/* Starts the program at path (searched in PATH when is_path) with fds as its stdin,
+ * stdout and stderr. posix_spawn, not fork: the child shares wsc's memory
+ * until it execs, so nothing of a parent holding thousands of clients is
+ * copied, and no page of it turns copy-on-write. Returns 0 or an errno. */
+static int spawn(const char *path, char *const argv[], bool is_path, const int fds[3],
+                 char **envp, pid_t *pid)
 {
-    sigset_t none;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc != 0)
+        return rc;
+    rc = posix_spawnattr_init(&at);
+    if (rc != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return rc;
+    }
+    for (int i = 0; i < 3 && rc == 0; i++)
+        rc = posix_spawn_file_actions_adddup2(&fa, fds[i], i);
+    /* Signals as a process started by a shell has them; wsc ignores
+     * SIGPIPE and catches SIGINT and SIGTERM. */
+    sigset_t none, dfl;
     sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGPIPE);
+    sigaddset(&dfl, SIGINT);
+    sigaddset(&dfl, SIGTERM);
+    if (rc == 0)
+        rc = posix_spawnattr_setsigmask(&at, &none);
+    if (rc == 0)
+        rc = posix_spawnattr_setsigdefault(&at, &dfl);
     /* its own process group: a Ctrl-C at wsc's terminal is wsc's to handle */
-    setpgid(0, 0);
-    if (dup2(in_r, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
-        _exit(127);
-    execle("/bin/sh", "sh", "-c", cmd, (char *)NULL, envp);
-    _exit(127);
+    if (rc == 0)
+        rc = posix_spawnattr_setpgroup(&at, 0);
+    if (rc == 0)
+        rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                               POSIX_SPAWN_SETPGROUP);
+    if (rc == 0) {
+        net_fd_limit_for_child(true);
+        rc = is_path ? posix_spawnp(pid, path, &fa, &at, argv, envp)
+                     : posix_spawn(pid, path, &fa, &at, argv, envp);
+        net_fd_limit_for_child(false);
+    }
+    posix_spawnattr_destroy(&at);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc;
 }
 
+/* The WebSocket is open: its pipes and environment are made now, while the
+ * request is at hand, and the process starts at the next tick. */
 static int child_open(struct local_end *e, const struct conn_request *req, char *err,
                       size_t errlen)
 {
     struct child_end *x = (struct child_end *)e;
-    struct env env = {0};
     int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
-    if (build_env(&env, x->opt, e->conn, req) != 0 || !env.vars) {
+    if (build_env(&x->env, x->opt, e->conn, req) != 0 || !x->env.vars) {
         snprintf(err, errlen, "cannot start the process: out of memory");
-        env_free(&env);
+        env_free(&x->env);
         return -1;
     }
     if (pipe_nb(in, 1) || pipe_nb(out, 0) || pipe_nb(er, 0)) {
         snprintf(err, errlen, "cannot start the process: %s", strerror(errno));
-        goto fail;
+        for (int i = 0; i < 2; i++) {
+            close_fd(&in[i]);
+            close_fd(&out[i]);
+            close_fd(&er[i]);
+        }
+        env_free(&x->env);
+        return -1;
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, errlen, "cannot start the process: %s", strerror(errno));
-        goto fail;
-    }
-    if (pid == 0)
-        exec_child(x->opt->exec_cmd, in[0], out[1], er[1], env.vars);
-    x->pid = pid;
-    x->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    close(in[0]);
-    close(out[1]);
-    close(er[1]);
     x->in_fd = in[1];
     x->out_fd = out[0];
     x->err_fd = er[0];
     x->reader.fd = x->out_fd;
-    env_free(&env);
+    x->child_fds[0] = in[0];
+    x->child_fds[1] = out[1];
+    x->child_fds[2] = er[1];
+    x->is_starting = true;
     return 0;
-fail:
-    for (int i = 0; i < 2; i++) {
-        close_fd(&in[i]);
-        close_fd(&out[i]);
-        close_fd(&er[i]);
+}
+
+static void drop_start(struct child_end *x)
+{
+    x->is_starting = false;
+    for (int i = 0; i < 3; i++)
+        close_fd(&x->child_fds[i]);
+    env_free(&x->env);
+}
+
+static int start_process(struct child_end *x, char *err, size_t errlen)
+{
+    pid_t pid;
+    char **argv;
+    int rc = -1;
+    if (cmdline_split(x->opt->exec_cmd, &argv) == CMDLINE_PLAIN)
+        rc = spawn(argv[0], argv, true, x->child_fds, x->env.vars, &pid);
+    free(argv);
+    /* Shell syntax, or a program that did not start (not found, not
+     * executable, a script without #!): sh runs it, or says why not in its
+     * own words and with its own status, as sh -c always did. */
+    if (rc != 0) {
+        char *sh_argv[] = {"sh", "-c", (char *)x->opt->exec_cmd, NULL};
+        rc = spawn("/bin/sh", sh_argv, false, x->child_fds, x->env.vars, &pid);
     }
-    env_free(&env);
-    return -1;
+    drop_start(x);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the process: %s", strerror(rc));
+        return -1;
+    }
+    x->pid = pid;
+    x->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (x->is_conn_over) /* the client left while it waited to start */
+        x->term_at = net_now_ms() + (long)(x->opt->close_timeout * 1000.0);
+    return 0;
+}
+
+/* now is read once a turn: a new value is a new turn (two turns in one
+ * millisecond share a budget). */
+static bool may_start(long now)
+{
+    static long turn = -1;
+    static int started;
+    if (now != turn) {
+        turn = now;
+        started = 0;
+    }
+    return started++ < STARTS_PER_TURN;
+}
+
+/* A process that cannot start closes the connection with 1011, as an end
+ * that cannot open does. */
+static void start(struct child_end *x)
+{
+    char err[256];
+    if (start_process(x, err, sizeof(err)) == 0 || x->is_conn_over)
+        return;
+    struct conn *c = x->base.conn;
+    if (c->is_server)
+        note(c->env->out, "client %u: %s", c->id, err);
+    else
+        conn_set_outcome(c, OUTCOME_IO, "%s", err);
+    conn_close(c, WS_CLOSE_INTERNAL, err);
 }
 
 /* Collects the exit status if the process has ended. */
@@ -470,6 +567,8 @@ static bool has_more_output(int fd)
 static void child_tick(struct local_end *e, long now)
 {
     struct child_end *x = (struct child_end *)e;
+    if (x->is_starting && may_start(now))
+        start(x);
     if (x->pid && !x->has_exited && x->pidfd < 0)
         reap(x); /* no pidfd (an old kernel): poll for the exit */
     if (x->has_exited && !x->has_closed_conn) {
@@ -499,6 +598,8 @@ static void child_tick(struct local_end *e, long now)
 static long child_deadline(const struct local_end *e)
 {
     const struct child_end *x = (const struct child_end *)e;
+    if (x->is_starting)
+        return net_now_ms();
     if (x->pid && !x->has_exited && x->pidfd < 0)
         return net_now_ms() + 50;
     if (x->has_exited && !x->has_closed_conn && (x->is_conn_over || conn_can_send(e->conn)))
@@ -522,7 +623,7 @@ static void child_conn_ended(struct local_end *e)
 static bool child_is_done(const struct local_end *e)
 {
     const struct child_end *x = (const struct child_end *)e;
-    return !x->pid || x->has_exited;
+    return !x->is_starting && (!x->pid || x->has_exited);
 }
 
 static void child_free(struct local_end *e)
@@ -535,6 +636,7 @@ static void child_free(struct local_end *e)
     if (buf_size(&x->err_line))
         fprintf(stderr, "[%u] %.*s\n", e->conn ? e->conn->id : 0,
                 (int)buf_size(&x->err_line), (const char *)buf_head(&x->err_line));
+    drop_start(x);
     close_fd(&x->pidfd);
     close_fd(&x->in_fd);
     close_fd(&x->out_fd);
@@ -568,6 +670,8 @@ struct local_end *child_end_new(const struct options *opt)
     x->base.ops = &child_ops;
     x->opt = opt;
     x->pidfd = x->in_fd = x->out_fd = x->err_fd = -1;
+    for (int i = 0; i < 3; i++)
+        x->child_fds[i] = -1;
     buf_init(&x->to_child, 0);
     buf_init(&x->err_line, 0);
     input_init(&x->reader, -1, opt, send_to_conn, x);

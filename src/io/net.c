@@ -33,21 +33,38 @@ long net_now_ms(void)
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
+/* The descriptor limits wsc started with and runs with; equal when the
+ * start left them alone. */
+static struct rlimit start_fd_limit, own_fd_limit;
+
 unsigned long net_raise_fd_limit(void)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return 0;
+    start_fd_limit = own_fd_limit = rl;
     if (rl.rlim_cur < rl.rlim_max) {
         struct rlimit want = {rl.rlim_max, rl.rlim_max};
         /* An unlimited hard limit may still be refused (macOS caps at
          * OPEN_MAX): then the soft limit stays as it was. */
         if (setrlimit(RLIMIT_NOFILE, &want) == 0)
-            rl = want;
+            rl = own_fd_limit = want;
     }
     if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)ULONG_MAX)
         return ULONG_MAX;
     return (unsigned long)rl.rlim_cur;
+}
+
+void net_fd_limit_for_child(bool is_for_child)
+{
+    if (start_fd_limit.rlim_cur == own_fd_limit.rlim_cur)
+        return;
+    /* A lower soft limit closes nothing: it bounds only the numbers of
+     * descriptors opened after it, and wsc opens none before it is raised
+     * again (one thread). */
+    if (setrlimit(RLIMIT_NOFILE, is_for_child ? &start_fd_limit : &own_fd_limit) != 0) {
+        /* the child keeps wsc's limit: it still runs */
+    }
 }
 
 /* The numeric host and the port of a socket address (Unix: "unix", 0). */

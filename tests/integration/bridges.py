@@ -11,6 +11,7 @@ exit status and that no byte was lost; no process is left behind.
 import asyncio
 import hashlib
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -352,6 +353,169 @@ def exec_client_role():
     r = t.run([srv.url, "--exec", "exit 4"], timeout=15)
     t.exits(r, 1, "client --exec: a process exiting 4 makes wsc exit 1")
     t.ok(b"process exited with status 4" in r.err, "client --exec: says the status", r.err)
+
+
+def parent_of_reader(msg):
+    """The parent pid in a line of /proc/self/stat."""
+    return int(msg.rsplit(")", 1)[1].split()[1])
+
+
+@t.test
+def exec_plain_command_without_a_shell():
+    port, proc = t.listen("--exec", "cat /proc/self/stat")
+    got, code, _ = run(converse(f"ws://127.0.0.1:{port}/", expect=1, close=False))
+    t.is_(code, 1000, "--exec without shell syntax: runs and ends with 1000")
+    t.is_(parent_of_reader(got[0]), proc.proc.pid,
+          "--exec without shell syntax: the program is wsc's own child (no /bin/sh between)")
+    port2, proc2 = t.listen("--exec", "cat /proc/self/stat; true")
+    got, _, _ = run(converse(f"ws://127.0.0.1:{port2}/", expect=1, close=False))
+    t.ok(parent_of_reader(got[0]) != proc2.proc.pid,
+         "--exec with shell syntax: /bin/sh -c runs it", got)
+    proc.stop()
+    proc2.stop()
+
+
+@t.test
+def exec_burst_of_clients_that_leave_at_once():
+    # Handshake and close in one write, 20 clients at once: most are gone
+    # before their turn to start comes (a few starts a turn); each process
+    # still runs once, and is reaped.
+    made = os.path.join(t.tmpdir(), "burst")
+    os.mkdir(made)
+    port, proc = t.listen("--exec", f"mktemp -p {made}", "--max-clients", "30")
+    hello = (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+             b"\x88\x82\x00\x00\x00\x00\x03\xe8")
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+    for s in socks:
+        s.sendall(hello)
+    answers = []
+    for s in socks:
+        s.settimeout(10)
+        got = b""
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except OSError:
+            pass
+        answers.append(got)
+        s.close()
+    t.is_(sum(a.startswith(b"HTTP/1.1 101") for a in answers), 20,
+          "a burst of 20 clients: every handshake answered")
+    end = time.monotonic() + 10
+    while len(os.listdir(made)) < 20 and time.monotonic() < end:
+        time.sleep(0.05)
+    t.is_(len(os.listdir(made)), 20, "a burst of clients gone at once: every process ran once")
+    time.sleep(0.5)
+    t.is_(children_of(proc.proc.pid), [], "a burst of clients gone at once: every process reaped")
+    t.ok(proc.proc.poll() is None, "a burst of clients gone at once: wsc keeps listening")
+    proc.stop()
+
+
+@t.test
+def exec_words_and_quoting():
+    cases = [
+        ("  /usr/bin/printf   %s.   a  b  ", "a.b.", "plain words: split at blanks"),
+        ("printf '%s|' 'a  b' c", "a  b|c|", "quotes: the shell's words"),
+        ("/usr/bin/printf %s: $WSC_CLIENT_ID", "1:", "$: the shell expands it"),
+        ("/usr/bin/printf %s \\x", "x", "a backslash: the shell's quoting"),
+        ("echo a  b", "a b", "echo: the shell's builtin"),
+        ("X=1 /usr/bin/env", None, "an assignment: the shell's"),
+    ]
+    for cmd, want, name in cases:
+        port, proc = t.listen("--exec", cmd)
+        got, code, _ = run(converse(f"ws://127.0.0.1:{port}/", expect=50, close=False))
+        if want is None:
+            t.ok("X=1" in got and code == 1000, f"--exec {cmd!r}: {name}", got)
+        else:
+            t.is_((got[:1], code), ([want], 1000), f"--exec {cmd!r}: {name}")
+        proc.stop()
+
+
+@t.test
+def exec_not_found():
+    port, proc = t.listen("--exec", "no-such-program-wsc")
+    _, code, reason = run(converse(f"ws://127.0.0.1:{port}/", close=False))
+    t.is_((code, reason), (1011, "process exited with status 127"),
+          "--exec of a program not found: 1011, status 127 (as sh says)")
+    t.ok(t.wait_err(proc, r"\[1\] .*no-such-program-wsc: .*not found\n"),
+         "--exec of a program not found: the shell's one line, prefixed [1]", proc.err)
+    lines = [x for x in proc.err.decode().splitlines() if "no-such-program-wsc" in x]
+    t.is_(len(lines), 1, "--exec of a program not found: one line says so", lines)
+    proc.stop()
+    srv = t.server("echo_server.py")
+    r = t.run([srv.url, "--exec", "no-such-program-wsc"], timeout=15)
+    t.exits(r, 1, "client --exec of a program not found: exit 1")
+    t.ok(b"process exited with status 127" in r.err, "client --exec not found: status 127", r.err)
+    lines = [x for x in r.err_lines if "no-such-program-wsc" in x]
+    t.ok(len(lines) == 1 and "not found" in lines[0],
+         "client --exec of a program not found: the shell's one line", r.err)
+
+
+@t.test
+def exec_not_executable_and_no_shebang():
+    plain = t.tmpfile("not-executable")
+    with open(plain, "w") as f:
+        f.write("echo never\n")
+    port, proc = t.listen("--exec", plain)
+    _, code, reason = run(converse(f"ws://127.0.0.1:{port}/", close=False))
+    t.is_((code, reason), (1011, "process exited with status 126"),
+          "--exec of a file without x: 1011, status 126 (as sh says)")
+    t.ok(t.wait_err(proc, r"\[1\] .*not-executable.*: Permission denied"),
+         "--exec of a file without x: the shell's line", proc.err)
+    proc.stop()
+    bare = t.tmpfile("no-shebang")
+    with open(bare, "w") as f:
+        f.write("echo \"run by sh: $((1 + 2))\"\n")
+    os.chmod(bare, 0o755)
+    port, proc = t.listen("--exec", bare)
+    got, code, _ = run(converse(f"ws://127.0.0.1:{port}/", expect=1, close=False))
+    t.is_((got, code), (["run by sh: 3"], 1000), "--exec of a script without #!: sh runs it")
+    proc.stop()
+
+
+def soft_fd_limit(pid):
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                return line.split()[3:5]
+    return None
+
+
+@t.test
+def exec_child_gets_the_starting_fd_limit():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    low = 256
+    if hard != resource.RLIM_INFINITY and hard <= low:
+        t.skip("--exec: the child gets wsc's starting fd limit", f"hard limit {hard}")
+        return
+    resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))
+    try:
+        shell = subprocess.run(["/bin/sh", "-c", "ulimit -n"], capture_output=True,
+                               text=True).stdout.strip()
+        port, proc = t.listen("--exec", "ulimit -n")
+        port2, proc2 = t.listen("--exec", "cat /proc/self/limits")
+        srv = t.server("echo_server.py")
+        r = t.run([srv.url, "--exec", "ulimit -n"], timeout=15)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    got, _, _ = run(converse(f"ws://127.0.0.1:{port}/", expect=1, close=False))
+    t.is_((shell, got), (str(low), [str(low)]),
+          "--exec 'ulimit -n': the soft limit wsc started with, as the shell's own")
+    hard_s = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
+    t.is_(soft_fd_limit(proc.proc.pid), [hard_s, hard_s],
+          "wsc itself keeps the raised limit after starting a process")
+    got, _, _ = run(converse(f"ws://127.0.0.1:{port2}/", expect=50, close=False))
+    limits = [m.split()[3:5] for m in got if m.startswith("Max open files")]
+    t.is_(limits, [[str(low), hard_s]], "--exec without a shell: the starting soft limit too")
+    t.exits(r, 0, "client --exec 'ulimit -n': exit 0")
+    t.is_([m["data"] for m in srv.messages()], [str(low)],
+          "client --exec: the process gets the starting soft limit")
+    proc.stop()
+    proc2.stop()
 
 
 # ---- refusals -------------------------------------------------------------------------
