@@ -28,13 +28,35 @@ int conn_random(void *ctx, uint8_t *p, size_t n)
     return random_fill(ctx, p, n);
 }
 
+/* A copy of p[0, len) up to its first NUL, or NULL when that is empty or
+ * memory is short. */
+static char *text_dup(const char *p, size_t len)
+{
+    len = strnlen(p, len);
+    char *t = len ? malloc(len + 1) : NULL;
+    if (!t)
+        return NULL;
+    memcpy(t, p, len);
+    t[len] = 0;
+    return t;
+}
+
+/* A text said about the connection, cut at CONN_TEXT_MAX as the report
+ * would cut it. */
+static char *text_format(const char *fmt, va_list ap)
+{
+    char text[CONN_TEXT_MAX];
+    vsnprintf(text, sizeof(text), fmt, ap);
+    return text_dup(text, sizeof(text));
+}
+
 static void record(struct conn *c, enum conn_outcome kind, const char *fmt, va_list ap)
 {
     if (c->res.kind != OUTCOME_NONE)
         return;
     c->res.kind = kind;
     if (fmt)
-        vsnprintf(c->res.message, sizeof(c->res.message), fmt, ap);
+        c->res.message = text_format(fmt, ap);
 }
 
 void conn_set_outcome(struct conn *c, enum conn_outcome kind, const char *fmt, ...)
@@ -165,12 +187,10 @@ static void ev_close(void *ctx, unsigned code, const uint8_t *reason, size_t len
     if (c->end->ops->peer_close)
         c->end->ops->peer_close(c->end, code, reason, len);
     c->res.close_code = code;
-    if (len > sizeof(c->res.close_reason) - 1)
-        len = sizeof(c->res.close_reason) - 1;
-    if (len)
-        memcpy(c->res.close_reason, reason, len);
-    c->res.close_reason[len] = 0;
-    utf8_sanitize(c->res.close_reason); /* printed on stderr */
+    free(c->res.close_reason);
+    c->res.close_reason = text_dup((const char *)reason, len);
+    if (c->res.close_reason)
+        utf8_sanitize(c->res.close_reason); /* printed on stderr */
 }
 
 void conn_open_engine(struct conn *c, enum ws_role role, const struct ws_deflate_params *dp)
@@ -320,14 +340,15 @@ void conn_add_tap(struct conn *c, struct conn_tap *t)
 
 void conn_fail_expectation(struct conn *c, const char *fmt, ...)
 {
-    if (c->res.unmet[0])
+    if (c->res.is_unmet)
         return;
+    c->res.is_unmet = true;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(c->res.unmet, sizeof(c->res.unmet), fmt, ap);
+    c->res.unmet = text_format(fmt, ap);
     va_end(ap);
     if (c->is_server)
-        error_line("client %u: %s", c->id, c->res.unmet);
+        error_line("client %u: %s", c->id, c->res.unmet ? c->res.unmet : "");
 }
 
 void conn_free(struct conn *c)
@@ -338,12 +359,36 @@ void conn_free(struct conn *c)
         c->end->ops->free(c->end);
     tap_free_all(c->taps);
     free(c->held);
+    free(c->client_hs);
+    free(c->res.close_reason);
+    free(c->res.message);
+    free(c->res.unmet);
     if (c->has_ws)
         ws_free(&c->ws);
     buf_free(&c->in);
     buf_free(&c->hs_out);
     stream_free(c->stream);
     free(c);
+}
+
+void conn_get_result(const struct conn *c, struct conn_result *res)
+{
+    const struct conn_ending *e = &c->res;
+    memset(res, 0, sizeof(*res));
+    res->kind = e->kind;
+    res->closed_by_peer = e->closed_by_peer;
+    res->close_code = e->close_code;
+    res->sent_code = e->sent_code;
+    res->input_failed = e->input_failed;
+    snprintf(res->close_reason, sizeof(res->close_reason), "%s",
+             e->close_reason ? e->close_reason : "");
+    snprintf(res->message, sizeof(res->message), "%s", e->message ? e->message : "");
+    snprintf(res->unmet, sizeof(res->unmet), "%s", e->unmet ? e->unmet : "");
+    /* a text lost to a shortage of memory still ends with exit 7 */
+    if (e->is_unmet && !e->unmet)
+        snprintf(res->unmet, sizeof(res->unmet), "an expectation was not met");
+    if (c->client_hs)
+        res->hs = c->client_hs->answer;
 }
 
 void conn_verbose_head(const struct conn *c, char dir, const char *head, size_t len)
@@ -362,8 +407,7 @@ void conn_feed(struct conn *c, uint8_t *data, size_t len)
     if (rc != 0 && was_open && c->ws.state == WS_STATE_FAILED)
         tap_close(c->taps, true, c->ws.error.code, NULL, 0);
     if (rc != 0 && c->ws.state == WS_STATE_FAILED && c->res.kind == OUTCOME_NONE) {
-        c->res.kind = OUTCOME_PROTOCOL;
-        snprintf(c->res.message, sizeof(c->res.message), "%s", c->ws.error.reason);
+        conn_set_outcome(c, OUTCOME_PROTOCOL, "%s", c->ws.error.reason);
         c->res.sent_code = c->ws.error.code;
     }
 }

@@ -21,6 +21,7 @@
 #include "ui/output.h"
 
 #define CONN_HIGH_WATER (1024 * 1024) /* bytes queued to a peer before its end stops producing */
+#define CONN_TEXT_MAX 600             /* longest message or reason kept for a report */
 
 /* How a connection ended; main turns this into a message and exit status. */
 enum conn_outcome {
@@ -38,17 +39,42 @@ enum conn_outcome {
     OUTCOME_INTERRUPTED,   /* a second Ctrl-C */
 };
 
+/* How a connection ended, for main's report (conn_get_result copies it out). */
 struct conn_result {
     enum conn_outcome kind;
     bool closed_by_peer;
     unsigned close_code;     /* the peer's close code (OUTCOME_CLOSED) */
     char close_reason[128];
     unsigned sent_code;      /* the code we sent */
-    struct hs_result hs;     /* client handshake outcome */
-    char message[600];       /* what went wrong, for OUTCOME_* errors */
+    struct hs_result hs;     /* client: what the answer said, when the handshake failed */
+    char message[CONN_TEXT_MAX]; /* what went wrong, for OUTCOME_* errors */
     bool input_failed;       /* the message is about stdin */
     bool was_closing;        /* we had started to close (end of input, Ctrl-C, /close) */
-    char unmet[600];         /* an expectation, script or replay not met: why (exit 7) */
+    char unmet[CONN_TEXT_MAX]; /* an expectation, script or replay not met: why (exit 7) */
+};
+
+/* The same, as a connection keeps it while it lives. Small, since a server
+ * keeps one for every client: each text is allocated when it is said, and
+ * is NULL until then (or when it was empty, or memory was short: the
+ * outcome stands without its text). */
+struct conn_ending {
+    enum conn_outcome kind;
+    bool closed_by_peer;
+    bool input_failed;       /* the message is about stdin */
+    bool is_unmet;           /* an expectation, script or replay was not met (exit 7) */
+    unsigned close_code;     /* the peer's close code (OUTCOME_CLOSED) */
+    unsigned sent_code;      /* the code we sent */
+    char *close_reason;      /* the peer's, sanitised for printing; owned */
+    char *message;           /* what went wrong; owned */
+    char *unmet;             /* why the expectation was not met; owned */
+};
+
+/* Client role, from the request until the WebSocket is open, or until the
+ * end when the handshake fails (main reads why: a redirect, a version to
+ * retry): the request and what its answer said. */
+struct conn_client_hs {
+    struct hs_client req;    /* with its own nonce */
+    struct hs_result answer;
 };
 
 /* What every connection of one run shares. */
@@ -61,7 +87,7 @@ struct conn_env {
 };
 
 /* What a server learnt from the request, for a local end that needs it
- * (--exec's environment). Points into the connection; valid while it lives. */
+ * (--exec's environment). Valid during the open op only. */
 struct conn_request {
     const struct http_head *head;
     const char *remote_addr; /* numeric, without brackets */
@@ -89,7 +115,7 @@ struct conn {
     struct local_end *end;      /* owned; NULL until conn_set_end */
     enum conn_phase phase;
     bool is_server;
-    struct hs_client hs;        /* client role: the request, with its own nonce */
+    struct conn_client_hs *client_hs; /* client role, during the handshake; owned */
     struct buf in;              /* handshake bytes received; owned */
     struct buf hs_out;          /* handshake bytes to send; owned */
     bool close_after_write;     /* a refused handshake: answer, then hang up */
@@ -110,13 +136,15 @@ struct conn {
     bool is_run_over;           /* --timeout passed: the close is the run's end */
     struct hs_server_result *held; /* server: the answer the local end holds back; owned */
     struct conn_tap *taps;      /* what watches the connection (taps/tap.h); owned */
-    struct conn_result res;
+    struct conn_ending res;
 };
 
 struct conn *conn_new(struct conn_env *env, unsigned id, struct stream *s, bool is_server,
                       const char *name);
 /* Frees the connection and its local end. */
 void conn_free(struct conn *c);
+/* How the connection ended, for the report. */
+void conn_get_result(const struct conn *c, struct conn_result *res);
 /* Gives the connection its local end (owned from now on). */
 void conn_set_end(struct conn *c, struct local_end *e);
 

@@ -488,13 +488,14 @@ void loop_run_client(struct stream *s, const struct options *opt, const struct e
     conn_start_client(c);
     while (!conn_is_finished(c)) {
         if (loop_turn(&l, NULL) != 0) {
-            conn_abort(c, OUTCOME_IO, strerror(errno));
-            snprintf(c->res.message, sizeof(c->res.message), "poll: %s", strerror(errno));
+            char why[300];
+            snprintf(why, sizeof(why), "poll: %s", strerror(errno));
+            conn_abort(c, OUTCOME_IO, why);
         }
     }
     output_message_abort(out); /* a message cut off by the end of the connection */
     output_flush(out);
-    *res = c->res;
+    conn_get_result(c, res);
     res->was_closing = l.set.is_closing || c->is_closing || l.interrupts > 0;
     if (res->kind == OUTCOME_NONE)
         res->kind = OUTCOME_LOST;
@@ -506,16 +507,16 @@ void loop_run_client(struct stream *s, const struct options *opt, const struct e
 /* --tcp-listen: how one local client's WebSocket ended. */
 static void report_local_end(struct loop *l, struct conn *c)
 {
-    const struct conn_result *r = &c->res;
+    const struct conn_ending *r = &c->res;
     if (l->opt->is_quiet)
         return;
     if (r->kind == OUTCOME_CLOSED)
         note(l->out, "connection %u closed: %u (%s)%s%s%s", c->id, r->close_code,
-             ws_close_code_name(r->close_code), *r->close_reason ? " \"" : "", r->close_reason,
-             *r->close_reason ? "\"" : "");
+             ws_close_code_name(r->close_code), r->close_reason ? " \"" : "",
+             r->close_reason ? r->close_reason : "", r->close_reason ? "\"" : "");
     else
         note(l->out, "connection %u ended: %s", c->id,
-             *r->message ? r->message : "connection lost (no close frame)");
+             r->message ? r->message : "connection lost (no close frame)");
 }
 
 static void report_server_end(struct loop *l, struct conn *c)
@@ -526,13 +527,15 @@ static void report_server_end(struct loop *l, struct conn *c)
     }
     if (c->close_after_write)
         return; /* a refusal was reported when it was sent */
-    const struct conn_result *r = &c->res;
+    const struct conn_ending *r = &c->res;
+    const char *message = r->message ? r->message : "";
+    const char *reason = r->close_reason ? r->close_reason : "";
     bool is_chatty = !l->opt->is_echo || l->opt->verbose;
     if (!c->has_ws) {
         /* a silent or slow client, a failed TLS handshake, a port scan */
         if (is_chatty)
             note(l->out, "client %u from %s did not complete the handshake: %s", c->id, c->name,
-                 *r->message ? r->message : "connection closed");
+                 r->message ? r->message : "connection closed");
         return;
     }
     switch (r->kind) {
@@ -540,17 +543,16 @@ static void report_server_end(struct loop *l, struct conn *c)
         if (is_chatty)
             note(l->out, "client %u %s: %u (%s)%s%s%s", c->id,
                  r->closed_by_peer ? "closed" : "closed by us", r->close_code,
-                 ws_close_code_name(r->close_code), *r->close_reason ? " \"" : "",
-                 r->close_reason, *r->close_reason ? "\"" : "");
+                 ws_close_code_name(r->close_code), *reason ? " \"" : "", reason,
+                 *reason ? "\"" : "");
         break;
     case OUTCOME_PROTOCOL:
-        note(l->out, "client %u broke the protocol: %s; closed with %u", c->id, r->message,
+        note(l->out, "client %u broke the protocol: %s; closed with %u", c->id, message,
              r->sent_code);
         break;
     default:
         if (is_chatty)
-            note(l->out, "client %u disconnected%s%s", c->id, *r->message ? ": " : "",
-                 r->message);
+            note(l->out, "client %u disconnected%s%s", c->id, *message ? ": " : "", message);
     }
 }
 
@@ -564,7 +566,7 @@ static void sweep(struct loop *l)
             start_session(l, c);
             conn_free(c);
         } else if (conn_is_finished(c)) {
-            l->set.has_unmet |= c->res.unmet[0] != 0;
+            l->set.has_unmet |= c->res.is_unmet;
             report_server_end(l, c);
             conn_free(c);
         } else {

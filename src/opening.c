@@ -18,7 +18,13 @@
 int conn_start_client(struct conn *c)
 {
     uint8_t nonce[16];
-    c->hs = *c->env->hs;
+    c->client_hs = calloc(1, sizeof(*c->client_hs));
+    if (!c->client_hs) {
+        conn_abort(c, OUTCOME_IO, "out of memory");
+        return -1;
+    }
+    struct hs_client *req = &c->client_hs->req;
+    *req = *c->env->hs;
     if (h2_is_stream(c->stream)) {
         /* RFC 8441: the extended CONNECT went with the stream; -v shows it */
         struct buf text;
@@ -32,8 +38,8 @@ int conn_start_client(struct conn *c)
         conn_abort(c, OUTCOME_IO, "cannot get random bytes");
         return -1;
     }
-    hs_client_set_key(&c->hs, nonce);
-    if (hs_build_request(&c->hs, &c->hs_out) != 0) {
+    hs_client_set_key(req, nonce);
+    if (hs_build_request(req, &c->hs_out) != 0) {
         conn_abort(c, OUTCOME_HANDSHAKE, "request too large");
         return -1;
     }
@@ -46,19 +52,20 @@ int conn_start_client(struct conn *c)
 static void client_handshake_checked(struct conn *c, int rc, size_t head_len)
 {
     const struct options *opt = c->env->opt;
+    const struct hs_result *a = &c->client_hs->answer;
     if (rc != 0) {
-        enum conn_outcome k = c->res.hs.outcome == HS_REDIRECT ? OUTCOME_REDIRECT
-                              : c->res.hs.outcome == HS_RETRY_VERSION ? OUTCOME_RETRY_VERSION
-                                                                      : OUTCOME_HANDSHAKE;
-        conn_finish(c, k, "%s", c->res.hs.error);
+        enum conn_outcome k = a->outcome == HS_REDIRECT ? OUTCOME_REDIRECT
+                              : a->outcome == HS_RETRY_VERSION ? OUTCOME_RETRY_VERSION
+                                                               : OUTCOME_HANDSHAKE;
+        conn_finish(c, k, "%s", a->error);
         c->phase = CONN_DONE;
         return;
     }
     if (opt->verbose && !opt->is_quiet) {
-        if (c->res.hs.subprotocol[0])
-            note(c->env->out, "subprotocol: %s", c->res.hs.subprotocol);
-        if (c->res.hs.has_deflate) {
-            const struct ws_deflate_params *d = &c->res.hs.deflate;
+        if (a->subprotocol[0])
+            note(c->env->out, "subprotocol: %s", a->subprotocol);
+        if (a->has_deflate) {
+            const struct ws_deflate_params *d = &a->deflate;
             note(c->env->out,
                  "permessage-deflate: server_max_window_bits=%u client_max_window_bits=%u%s%s",
                  d->server_max_window_bits, d->client_max_window_bits,
@@ -67,8 +74,11 @@ static void client_handshake_checked(struct conn *c, int rc, size_t head_len)
         }
     }
     buf_consume(&c->in, head_len);
-    conn_open_engine(c, WS_ROLE_CLIENT, c->res.hs.has_deflate ? &c->res.hs.deflate : NULL);
+    conn_open_engine(c, WS_ROLE_CLIENT, a->has_deflate ? &a->deflate : NULL);
     conn_open_end(c, NULL);
+    /* the end and the taps have read the handshake: it is done with */
+    free(c->client_hs);
+    c->client_hs = NULL;
     for (size_t i = 0; i < opt->num_execute; i++)
         conn_send_message(c, WS_OP_TEXT, opt->execute[i], strlen(opt->execute[i]));
     /* Frames that came in the same packet as the 101 are not lost. */
@@ -82,7 +92,8 @@ static void client_handshake_done(struct conn *c, size_t head_len)
     struct http_head h;
     conn_verbose_head(c, '<', (const char *)buf_head(&c->in), head_len);
     http_parse_response((const char *)buf_head(&c->in), buf_size(&c->in), HTTP_MAX_HEAD, &h);
-    client_handshake_checked(c, hs_check_response(&c->hs, &h, &c->res.hs), head_len);
+    struct conn_client_hs *hs = c->client_hs;
+    client_handshake_checked(c, hs_check_response(&hs->req, &h, &hs->answer), head_len);
 }
 
 /* RFC 8441: over HTTP/2 the answer is the stream's header list. */
@@ -93,7 +104,7 @@ static void client_handshake_h2(struct conn *c)
     if (r == H2_WAIT)
         return;
     if (r == H2_NO_WEBSOCKETS)
-        c->res.hs.outcome = HS_NO_H2;
+        c->client_hs->answer.outcome = HS_NO_H2;
     if (r != H2_READY) {
         conn_stream_failed(c, OUTCOME_HANDSHAKE);
         return;
@@ -106,7 +117,8 @@ static void client_handshake_h2(struct conn *c)
         conn_verbose_head(c, '<', (const char *)buf_head(&text), buf_size(&text));
         buf_free(&text);
     }
-    client_handshake_checked(c, hs_check_response_h2(&c->hs, &h, &c->res.hs), 0);
+    struct conn_client_hs *hs = c->client_hs;
+    client_handshake_checked(c, hs_check_response_h2(&hs->req, &h, &hs->answer), 0);
 }
 
 /* Listening with a bridge or --auth: who may open a WebSocket here. */
@@ -360,7 +372,8 @@ static void bad_head(struct conn *c, int r)
     while (show < len && show < 60 && data[show] != '\r' && data[show] != '\n')
         show++;
     conn_finish(c, OUTCOME_HANDSHAKE, "the server's answer is %s: \"%.*s\"", what, (int)show, data);
-    utf8_sanitize(c->res.message);
+    if (c->res.message)
+        utf8_sanitize(c->res.message);
     c->phase = CONN_DONE;
 }
 

@@ -121,7 +121,7 @@ static struct conn *client_of(struct local_end *e)
 static int up_open(struct local_end *e, const struct conn_request *req, char *err, size_t errlen)
 {
     (void)req, (void)err, (void)errlen;
-    conn_answer(client_of(e), 101, e->conn->res.hs.subprotocol, NULL);
+    conn_answer(client_of(e), 101, e->conn->client_hs->answer.subprotocol, NULL);
     return 0;
 }
 
@@ -158,7 +158,7 @@ static void up_conn_ended(struct local_end *e)
     char why[700];
     if (client->held) {
         snprintf(why, sizeof(why), "upstream: %s",
-                 up->res.message[0] ? up->res.message : "the connection failed");
+                 up->res.message ? up->res.message : "the connection failed");
         conn_answer(client, 502, NULL, why);
     } else if (conn_is_open(client) && up->res.kind != OUTCOME_CLOSED) {
         conn_close(client, RELAY_CLOSE_UPSTREAM_LOST, "upstream lost");

@@ -137,17 +137,18 @@ static void write_open(struct record_tap *x, const struct conn_request *req)
                                 HTTP_MAX_HEAD, &h) > 0)
             o.num_response = copy_headers(&h, rs, HTTP_MAX_HEADERS / 2, &store_rs);
     } else {
-        url_format(c->hs.url, url, sizeof(url));
+        const struct conn_client_hs *hs = c->client_hs; /* still there while it opens */
+        url_format(hs->req.url, url, sizeof(url));
         /* the request as it was sent, rebuilt from what built it */
-        if (hs_build_request(&c->hs, &head) == 0 &&
+        if (hs_build_request(&hs->req, &head) == 0 &&
             http_parse_request((const char *)buf_head(&head), buf_size(&head), HTTP_MAX_HEAD,
                                &h) > 0)
             o.num_request = copy_headers(&h, rq, HTTP_MAX_HEADERS / 2, &store);
-        if (c->res.hs.subprotocol[0])
+        if (hs->answer.subprotocol[0])
             rs[o.num_response++] = (struct rec_header){"Sec-WebSocket-Protocol",
-                                                       c->res.hs.subprotocol};
-        if (c->res.hs.has_deflate) {
-            const struct ws_deflate_params *d = &c->res.hs.deflate;
+                                                       hs->answer.subprotocol};
+        if (hs->answer.has_deflate) {
+            const struct ws_deflate_params *d = &hs->answer.deflate;
             snprintf(ext, sizeof(ext),
                      "permessage-deflate; server_max_window_bits=%u; client_max_window_bits=%u%s%s",
                      d->server_max_window_bits, d->client_max_window_bits,
