@@ -494,6 +494,9 @@ static void write_out(struct conn *c)
             return;
         }
         buf_consume(b, (size_t)n);
+        c->is_output_resting = false;
+        if (b == &c->hs_out && !buf_size(b))
+            buf_free(b); /* never needed again */
         /* The waits for the peer run from when our last byte left, not from
          * when it was queued behind a large message (Autobahn 9.2.4). */
         if (c->phase == CONN_DRAIN)
@@ -649,6 +652,19 @@ void conn_service(struct conn *c, short revents)
         advance(c);
 }
 
+/* The engine's output buffer goes back once a whole turn has passed with
+ * nothing written, so that an idle connection holds none; a connection that
+ * writes every turn keeps it, rather than grow a new one each time. */
+static void rest_output(struct conn *c)
+{
+    struct buf *out = c->has_ws ? ws_output(&c->ws) : NULL;
+    if (!out || buf_size(out) || !out->cap)
+        return;
+    if (c->is_output_resting)
+        buf_free(out);
+    c->is_output_resting = true;
+}
+
 void conn_tick(struct conn *c, long now)
 {
     check_timer(c, now);
@@ -661,6 +677,7 @@ void conn_tick(struct conn *c, long now)
         advance(c);
     if (c->phase == CONN_DONE)
         end_conn_ended(c);
+    rest_output(c);
 }
 
 bool conn_is_finished(const struct conn *c)

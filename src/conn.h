@@ -116,8 +116,8 @@ struct conn {
     enum conn_phase phase;
     bool is_server;
     struct conn_client_hs *client_hs; /* client role, during the handshake; owned */
-    struct buf in;              /* handshake bytes received; owned */
-    struct buf hs_out;          /* handshake bytes to send; owned */
+    struct buf in;              /* handshake bytes received; owned; freed once used */
+    struct buf hs_out;          /* handshake bytes to send; owned; freed once sent */
     bool close_after_write;     /* a refused handshake: answer, then hang up */
     bool is_half_closed;        /* our side of the TCP connection is shut */
     struct ws_conn ws;          /* valid from CONN_OPEN on */
@@ -134,6 +134,7 @@ struct conn {
     bool is_h2_preface;         /* listening: the client speaks HTTP/2; see conn_take_h2 */
     bool is_sending_message;    /* a message we send is between its first and last frame */
     bool is_run_over;           /* --timeout passed: the close is the run's end */
+    bool is_output_resting;     /* nothing written since the last turn: see rest_output */
     struct hs_server_result *held; /* server: the answer the local end holds back; owned */
     struct conn_tap *taps;      /* what watches the connection (taps/tap.h); owned */
     struct conn_ending res;

@@ -15,6 +15,8 @@
 #include "io/net.h"
 #include "taps/tap.h"
 
+#define HS_READ_SIZE 4096 /* handshake bytes read at a time */
+
 int conn_start_client(struct conn *c)
 {
     uint8_t nonce[16];
@@ -183,6 +185,8 @@ static void server_answer(struct conn *c, const struct http_head *h, struct hs_s
     open_server(c, h, r, ""); /* h points into c->in: before the head is consumed */
     buf_consume(&c->in, head_len);
     /* Frames that came with the head stay in c->in until feed_early_frames(). */
+    if (!buf_size(&c->in))
+        buf_free(&c->in);
 }
 
 /* The request's checks: RFC 6455 4.2.1 (over HTTP/2, RFC 8441 5), then who
@@ -386,13 +390,10 @@ void conn_read_handshake(struct conn *c)
             client_handshake_h2(c);
         return;
     }
-    uint8_t *dst = buf_reserve(&c->in, 4096);
-    if (!dst) {
-        conn_finish(c, OUTCOME_HANDSHAKE, "handshake answer larger than %d bytes", HTTP_MAX_HEAD);
-        c->phase = CONN_DONE;
-        return;
-    }
-    ssize_t n = stream_read(c->stream, dst, 4096);
+    /* Read into the loop's buffer: c->in keeps what arrived, not room for
+     * more, as heads are small and a slow client may hold one for long. */
+    size_t room = c->env->rbuf_size < HS_READ_SIZE ? c->env->rbuf_size : HS_READ_SIZE;
+    ssize_t n = stream_read(c->stream, c->env->rbuf, room);
     if (n == STREAM_AGAIN)
         return;
     if (n < 0) {
@@ -405,7 +406,11 @@ void conn_read_handshake(struct conn *c)
         c->phase = CONN_DONE;
         return;
     }
-    buf_commit(&c->in, (size_t)n);
+    if (buf_append(&c->in, c->env->rbuf, (size_t)n) != 0) {
+        conn_finish(c, OUTCOME_HANDSHAKE, "handshake answer larger than %d bytes", HTTP_MAX_HEAD);
+        c->phase = CONN_DONE;
+        return;
+    }
     struct http_head h;
     const char *data = (const char *)buf_head(&c->in);
     int r = c->is_server ? http_parse_request(data, buf_size(&c->in), HTTP_MAX_HEAD, &h)
