@@ -1063,5 +1063,46 @@ def hostile_disconnects():
          "stderr: clients gone after the 101 are reported as disconnected", err_text(proc))
 
 
+def rss_anon_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    return -1
+
+
+@t.test
+def idle_clients_cost_little_memory():
+    # An idle client costs its connection's state and nothing more: no buffer
+    # for the request, the 101 or the echo once it is sent, and no room for a
+    # client's handshake (bench/RESULTS.md: 1.6 KiB each; 11.9 KiB before).
+    n = 400
+    port, proc = t.listen("--echo", "-q", "--max-clients", str(n))
+    time.sleep(0.2)
+    start = rss_anon_kib(proc.proc.pid)
+    socks, opened, echoed = [], 0, 0
+    try:
+        for _ in range(n):
+            s, head, rest = wsframe.client_handshake(port)
+            socks.append((s, rest))
+            opened += status_of(head) == 101
+        for s, _ in socks:
+            s.sendall(wsframe.encode(wsframe.OP_TEXT, b"m" * 64, mask=True))
+        for s, rest in socks:
+            frame = read_frame(s, rest)
+            echoed += frame is not None and frame.payload == b"m" * 64
+        time.sleep(1.5)  # a turn without output passes: the buffers go back
+        per_client = (rss_anon_kib(proc.proc.pid) - start) / n
+    finally:
+        for s, _ in socks:
+            s.close()
+    t.is_((opened, echoed), (n, n), f"{n} clients open and each has its echo")
+    if t.is_sanitized():
+        t.skip("an idle client costs wsc -l --echo less than 4 KiB", "sanitizer build")
+    else:
+        t.ok(0 < per_client < 4, "an idle client costs wsc -l --echo less than 4 KiB",
+             f"{per_client:.2f} KiB each")
+
+
 if __name__ == "__main__":
     t.main()
