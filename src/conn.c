@@ -169,9 +169,11 @@ static void ev_pong(void *ctx, const uint8_t *data, size_t len)
     struct conn *c = ctx;
     c->pong_deadline = 0; /* any pong shows the peer is alive */
     tap_control(c->taps, false, WS_OP_PONG, data, len);
-    if (c->ping_sent_at && len == c->ping_len && !memcmp(data, c->ping_payload, len)) {
-        note(c->env->out, "pong after %ld ms", net_now_ms() - c->ping_sent_at);
-        c->ping_sent_at = 0;
+    const struct conn_timed_ping *t = c->timed_ping;
+    if (t && len == t->len && !memcmp(data, t->payload, len)) {
+        note(c->env->out, "pong after %ld ms", net_now_ms() - t->sent_at);
+        free(c->timed_ping);
+        c->timed_ping = NULL;
         return;
     }
     if (c->end->ops->control)
@@ -264,11 +266,14 @@ int conn_send_ping(struct conn *c, const void *p, size_t len, bool is_timed)
     if (c->phase != CONN_OPEN)
         return -1;
     if (is_timed) {
-        if (len > sizeof(c->ping_payload))
-            len = sizeof(c->ping_payload);
-        memcpy(c->ping_payload, p, len);
-        c->ping_len = len;
-        c->ping_sent_at = net_now_ms();
+        if (!c->timed_ping && !(c->timed_ping = malloc(sizeof(*c->timed_ping))))
+            return -1;
+        struct conn_timed_ping *t = c->timed_ping;
+        if (len > sizeof(t->payload))
+            len = sizeof(t->payload);
+        memcpy(t->payload, p, len);
+        t->len = len;
+        t->sent_at = net_now_ms();
     }
     if (ws_send_ping(&c->ws, p, len) != 0)
         return -1;
@@ -308,12 +313,13 @@ void conn_close(struct conn *c, unsigned code, const char *reason)
 struct conn *conn_new(struct conn_env *env, unsigned id, struct stream *s, bool is_server,
                       const char *name)
 {
-    struct conn *c = calloc(1, sizeof(*c));
+    size_t name_len = strlen(name);
+    struct conn *c = calloc(1, sizeof(*c) + name_len + 1);
     if (!c)
         return NULL;
     c->env = env;
     c->id = id;
-    snprintf(c->name, sizeof(c->name), "%s", name);
+    memcpy(c->name, name, name_len + 1);
     c->stream = s;
     c->is_server = is_server;
     buf_init(&c->in, HTTP_MAX_HEAD + env->rbuf_size);
@@ -360,6 +366,7 @@ void conn_free(struct conn *c)
     tap_free_all(c->taps);
     free(c->held);
     free(c->client_hs);
+    free(c->timed_ping);
     free(c->res.close_reason);
     free(c->res.message);
     free(c->res.unmet);

@@ -104,13 +104,19 @@ enum conn_phase {
     CONN_DONE,
 };
 
+/* A ping whose pong is timed (/ping), while it waits for the pong. */
+struct conn_timed_ping {
+    long sent_at; /* ms */
+    size_t len;
+    uint8_t payload[WS_MAX_CONTROL];
+};
+
 struct local_end;
 struct conn_tap;
 
 struct conn {
     struct conn_env *env;
     unsigned id;
-    char name[80];              /* the peer's address, for notes */
     struct stream *stream;      /* owned */
     struct local_end *end;      /* owned; NULL until conn_set_end */
     enum conn_phase phase;
@@ -125,9 +131,7 @@ struct conn {
     long deadline;              /* ms; 0: none */
     long next_ping;             /* --ping-interval: when the next ping goes; 0: off */
     long pong_deadline;         /* a keepalive ping awaits its pong until then; 0: none */
-    long ping_sent_at;          /* /ping: when, for the round-trip time */
-    uint8_t ping_payload[WS_MAX_CONTROL];
-    size_t ping_len;
+    struct conn_timed_ping *timed_ping; /* owned; NULL: none waits */
     bool eof;
     bool is_closing;            /* we asked to close (end of input, Ctrl-C, /close) */
     bool has_told_end;          /* the end has heard that the connection is over */
@@ -138,6 +142,7 @@ struct conn {
     struct hs_server_result *held; /* server: the answer the local end holds back; owned */
     struct conn_tap *taps;      /* what watches the connection (taps/tap.h); owned */
     struct conn_ending res;
+    char name[];                /* the peer's address, for notes */
 };
 
 struct conn *conn_new(struct conn_env *env, unsigned id, struct stream *s, bool is_server,
