@@ -21,7 +21,7 @@ void buf_clear(struct buf *b)
     b->off = b->len = 0;
 }
 
-uint8_t *buf_reserve(struct buf *b, size_t n)
+uint8_t *buf_reserve_more(struct buf *b, size_t n)
 {
     if (b->off == b->len)
         b->off = b->len = 0;
@@ -56,14 +56,9 @@ uint8_t *buf_reserve(struct buf *b, size_t n)
     return b->data + b->len;
 }
 
-void buf_commit(struct buf *b, size_t n)
+int buf_append_more(struct buf *b, const void *p, size_t n)
 {
-    b->len += n;
-}
-
-int buf_append(struct buf *b, const void *p, size_t n)
-{
-    uint8_t *dst = buf_reserve(b, n);
+    uint8_t *dst = buf_reserve_more(b, n);
     if (!dst)
         return -1;
     if (n)
