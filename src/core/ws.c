@@ -512,12 +512,72 @@ static int payload_chunk(struct ws_conn *c, uint8_t *p, size_t n)
     return ws_deliver(c, p, n);
 }
 
+/* The common frame, whole in p: a final, uncompressed text or binary frame
+ * outside a fragmented message, with the mask bit our role expects and a 7-
+ * or 16-bit length. Its first two bytes pass every check of
+ * check_first_byte() and check_second_byte() (control frames, RSV bits,
+ * continuations and reserved opcodes never match), so it is decoded in one
+ * step. Returns its header's size (the frame is that and c->frame.len), or 0
+ * when p does not start one: the general path takes it byte by byte. */
+static size_t whole_frame(struct ws_conn *c, const uint8_t *p, size_t avail)
+{
+    if (avail < 2 || c->in_message || c->cfg.events.frame || (p[0] != 0x81 && p[0] != 0x82))
+        return 0;
+    bool has_mask = (p[1] & 0x80) != 0;
+    if (has_mask != (c->cfg.role == WS_ROLE_SERVER))
+        return 0;
+    size_t len = p[1] & 0x7F, hdr = 2;
+    if (len == 127)
+        return 0;
+    if (len == 126) {
+        if (avail < 4)
+            return 0;
+        len = (size_t)p[2] << 8 | p[3];
+        hdr = 4;
+    }
+    hdr += has_mask ? 4 : 0;
+    if (avail < hdr || avail - hdr < len)
+        return 0;
+    c->frame = (struct ws_frame_header){.is_final = true, .opcode = p[0] & 0xF,
+                                        .has_mask = has_mask, .len = len};
+    if (has_mask)
+        memcpy(c->frame.mask, p + hdr - 4, 4);
+    return hdr;
+}
+
+/* Delivers the frame whole_frame() found: the same steps as the general
+ * path (start_frame, payload_chunk, finish_frame) without the per-byte
+ * bookkeeping. */
+static int feed_whole_frame(struct ws_conn *c, uint8_t *payload)
+{
+    size_t len = (size_t)c->frame.len;
+    if (start_frame(c) != 0)
+        return -1;
+    if (c->state == WS_STATE_FAILED || c->state == WS_STATE_CLOSED)
+        return 0; /* ws_feed's loop stops there too */
+    if (len && c->frame.has_mask)
+        apply_mask(payload, len, c->frame.mask, 0);
+    if (len && ws_deliver(c, payload, len) != 0)
+        return -1;
+    return end_message(c);
+}
+
 int ws_feed(struct ws_conn *c, uint8_t *p, size_t len)
 {
     size_t i = 0;
     while (i < len) {
         if (c->state == WS_STATE_FAILED || c->state == WS_STATE_CLOSED)
             return c->state == WS_STATE_FAILED ? -1 : 0; /* RFC 6455 5.5.1: nothing after close */
+        if (c->frame_left == 0 && c->hdr_len == 0) {
+            size_t hdr = whole_frame(c, p + i, len - i);
+            if (hdr) {
+                uint8_t *payload = p + i + hdr;
+                i += hdr + (size_t)c->frame.len;
+                if (feed_whole_frame(c, payload) != 0)
+                    return -1;
+                continue;
+            }
+        }
         if (c->frame_left == 0) {
             /* Collect a header byte by byte up to what parse_header needs. */
             c->hdr[c->hdr_len++] = p[i++];

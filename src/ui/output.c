@@ -86,7 +86,7 @@ void output_free(struct output *o)
         current = NULL;
 }
 
-static void put(struct output *o, const void *p, size_t n)
+static inline void put(struct output *o, const void *p, size_t n)
 {
     if (o->failed)
         return;
@@ -99,7 +99,7 @@ static void put(struct output *o, const void *p, size_t n)
         o->open_len += n;
 }
 
-static void puts_(struct output *o, const char *s)
+static inline void puts_(struct output *o, const char *s)
 {
     put(o, s, strlen(s));
 }
