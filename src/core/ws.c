@@ -545,18 +545,42 @@ static size_t whole_frame(struct ws_conn *c, const uint8_t *p, size_t avail)
     return hdr;
 }
 
+/* A whole message the events.message call may take: within the size limit
+ * and, for text, valid UTF-8 that ends on a character boundary. Leaves the
+ * decoder as start_frame, ws_deliver and end_message would. */
+static bool takes_whole(struct ws_conn *c, const uint8_t *p, size_t len)
+{
+    uint64_t max = c->cfg.max_message;
+    if (!c->cfg.events.message || (max && len > max))
+        return false;
+    bool is_text = c->frame.opcode == WS_OP_TEXT;
+    struct utf8_state st = {0};
+    if (is_text && (utf8_validate(&st, p, len) != len || !utf8_is_complete(&st)))
+        return false;
+    c->is_text = is_text;
+    c->is_compressed = false;
+    c->message_len = len;
+    c->utf8 = st;
+    return true;
+}
+
 /* Delivers the frame whole_frame() found: the same steps as the general
  * path (start_frame, payload_chunk, finish_frame) without the per-byte
- * bookkeeping. */
+ * bookkeeping, or one events.message call. Anything wrong with it (size,
+ * UTF-8) takes the steps, which fail it as a split frame would be. */
 static int feed_whole_frame(struct ws_conn *c, uint8_t *payload)
 {
     size_t len = (size_t)c->frame.len;
+    if (len && c->frame.has_mask)
+        apply_mask(payload, len, c->frame.mask, 0);
+    if (takes_whole(c, payload, len)) {
+        c->cfg.events.message(c->cfg.events.ctx, (enum ws_opcode)c->frame.opcode, payload, len);
+        return 0;
+    }
     if (start_frame(c) != 0)
         return -1;
     if (c->state == WS_STATE_FAILED || c->state == WS_STATE_CLOSED)
         return 0; /* ws_feed's loop stops there too */
-    if (len && c->frame.has_mask)
-        apply_mask(payload, len, c->frame.mask, 0);
     if (len && ws_deliver(c, payload, len) != 0)
         return -1;
     return end_message(c);

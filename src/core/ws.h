@@ -70,6 +70,10 @@ struct ws_events {
      * validated UTF-8 up to this point. */
     void (*message_data)(void *ctx, const uint8_t *p, size_t len);
     void (*message_end)(void *ctx);
+    /* A whole message that came in one frame, validated like message_data:
+     * when set, such a message is given here at once instead of through the
+     * three calls above (which still carry every other message). */
+    void (*message)(void *ctx, enum ws_opcode op, const uint8_t *p, size_t len);
     void (*ping)(void *ctx, const uint8_t *p, size_t len);
     void (*pong)(void *ctx, const uint8_t *p, size_t len);
     /* The peer's close frame; code is WS_CLOSE_NO_STATUS when it had none. */
