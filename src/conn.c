@@ -132,6 +132,21 @@ static void ev_end(void *ctx)
         c->end->ops->message_end(c->end);
 }
 
+/* A message that came whole: one call to an end that takes it so. Taps see
+ * every message as its three events, and so does the end when there are. */
+static void ev_message(void *ctx, enum ws_opcode op, const uint8_t *data, size_t len)
+{
+    struct conn *c = ctx;
+    if (!c->taps && c->end->ops->message) {
+        c->end->ops->message(c->end, op, data, len);
+        return;
+    }
+    ev_begin(ctx, op);
+    if (len)
+        ev_data(ctx, data, len);
+    ev_end(ctx);
+}
+
 static void ev_ping(void *ctx, const uint8_t *data, size_t len)
 {
     struct conn *c = ctx;
@@ -181,7 +196,8 @@ void conn_open_engine(struct conn *c, enum ws_role role, const struct ws_deflate
         .max_message = opt->max_message,
         .random = conn_random,
         .events = {.ctx = c, .message_begin = ev_begin, .message_data = ev_data,
-                   .message_end = ev_end, .ping = ev_ping, .pong = ev_pong, .close = ev_close},
+                   .message_end = ev_end, .message = ev_message, .ping = ev_ping,
+                   .pong = ev_pong, .close = ev_close},
     };
     if (opt->is_trace)
         cfg.events.frame = ev_frame;

@@ -73,6 +73,9 @@ void output_init(struct output *o, const struct options *opt)
     o->binary = opt->binary_format;
     if (o->binary == BIN_AUTO)
         o->binary = o->is_tty ? BIN_HEX : BIN_RAW;
+    /* what output_message_begin and _end add in a pipe: nothing */
+    o->is_plain = !o->is_tty && !o->is_interactive && !o->is_jsonl && !o->has_timestamps &&
+                  !o->is_pretty;
     current = o;
     err_color = o->has_color_err;
 }
@@ -452,6 +455,21 @@ void output_message_end(struct output *o)
         end_base64(o);
         puts_(o, "\n");
     }
+}
+
+void output_message(struct output *o, enum ws_opcode op, const uint8_t *p, size_t len)
+{
+    bool is_text = op == WS_OP_TEXT;
+    if (o->is_plain && !o->is_open && (is_text || o->binary == BIN_RAW)) {
+        put(o, p, len);
+        if (is_text)
+            put(o, "\n", 1);
+        return;
+    }
+    output_message_begin(o, op);
+    if (len)
+        output_message_data(o, p, len);
+    output_message_end(o);
 }
 
 void output_message_abort(struct output *o)

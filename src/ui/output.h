@@ -34,6 +34,7 @@ struct output {
     bool has_timestamps; /* -T */
     bool is_jsonl;       /* --jsonl */
     bool is_pretty;      /* --pretty */
+    bool is_plain;       /* a message is its bytes (and a newline after text), nothing more */
     bool has_color;      /* colour on stdout */
     bool has_color_err;  /* colour on stderr */
     enum binary_format binary;
@@ -65,6 +66,8 @@ void output_free(struct output *o);
 void output_message_begin(struct output *o, enum ws_opcode op);
 void output_message_data(struct output *o, const uint8_t *p, size_t len);
 void output_message_end(struct output *o);
+/* A whole message at once: the three calls above in one. */
+void output_message(struct output *o, enum ws_opcode op, const uint8_t *p, size_t len);
 /* The message being received will never be complete (the peer broke the
  * protocol or the connection was lost): drop what of it was not written,
  * or end its line if part of it was. */
