@@ -105,6 +105,33 @@ static void apply_mask(uint8_t *p, size_t len, const uint8_t mask[4], size_t pha
         p[i] ^= rot[i & 3];
 }
 
+/* Copies len bytes from src to dst XORed with the mask (phase 0): masking
+ * as it copies, a word at a time, so that a frame's payload is read once. */
+static void copy_masked(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t mask[4])
+{
+    uint32_t m32;
+    memcpy(&m32, mask, 4);
+    uint64_t m64 = ((uint64_t)m32 << 32) | m32;
+    size_t i = 0;
+    for (; len - i >= 32; i += 32) {
+        uint64_t w[4];
+        memcpy(w, src + i, 32);
+        w[0] ^= m64;
+        w[1] ^= m64;
+        w[2] ^= m64;
+        w[3] ^= m64;
+        memcpy(dst + i, w, 32);
+    }
+    for (; len - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, src + i, 8);
+        w ^= m64;
+        memcpy(dst + i, &w, 8);
+    }
+    for (; i < len; i++)
+        dst[i] = src[i] ^ mask[i & 3];
+}
+
 /* Fails the connection (RFC 6455 7.1.7): queue a close with the code, then
  * ignore whatever else the peer sends. */
 int ws_fail(struct ws_conn *c, unsigned code, const char *fmt, ...)
@@ -168,11 +195,10 @@ static int emit(struct ws_conn *c, const struct ws_frame_header *h, const void *
     if (!dst)
         return -1;
     size_t n = encode_header(dst, h);
-    if (h->len) {
+    if (h->len && h->has_mask)
+        copy_masked(dst + n, payload, (size_t)h->len, h->mask);
+    else if (h->len)
         memcpy(dst + n, payload, (size_t)h->len);
-        if (h->has_mask)
-            apply_mask(dst + n, (size_t)h->len, h->mask, 0);
-    }
     buf_commit(&c->out, n + (size_t)h->len);
     if (c->cfg.events.frame)
         c->cfg.events.frame(c->cfg.events.ctx, true, h, payload,

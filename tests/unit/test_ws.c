@@ -1650,6 +1650,33 @@ static void test_header_fails_at_first_bad_byte(void)
     }
 }
 
+/* RFC 6455 5.3: the client masks every payload length alike, whatever
+ * part of it the word-at-a-time masking covers (32, 8, then single bytes). */
+static void test_mask_every_length(void)
+{
+    size_t wrong = 0, first = SIZE_MAX;
+    for (size_t n = 0; n <= 80; n++) {
+        struct sent s;
+        sent_init(&s, WS_ROLE_CLIENT);
+        struct bytes pay = {0};
+        pattern(&pay, n, false);
+        struct dframe f = {0};
+        const uint8_t *p = pay.p ? pay.p : (const uint8_t *)"";
+        bool ok = ws_send_message(&s.c, WS_OP_BINARY, p, n) == 0 &&
+                  parse_frame(buf_head(&s.c.out), buf_size(&s.c.out), &f) == buf_size(&s.c.out) &&
+                  f.has_mask && f.len == n && (!n || memcmp(f.payload, p, n) == 0);
+        if (!ok && first == SIZE_MAX)
+            first = n;
+        wrong += !ok;
+        free(f.payload);
+        bytes_free(&pay);
+        sent_free(&s);
+    }
+    if (!tap_ok(wrong == 0,
+                "RFC 6455 5.3: masked payloads of every length 0..80 unmask to what was sent"))
+        tap_diag("%zu wrong, the first of %zu bytes", wrong, first);
+}
+
 /* The whole-message event carries exactly the messages that came whole in
  * one frame and one piece; the rest keep the three calls. */
 static void test_whole_message_event(void)
@@ -1709,6 +1736,7 @@ int main(void)
     test_close_reason();
     test_send_raw();
     test_names();
+    test_mask_every_length();
     test_whole_message_event();
     return tap_done();
 }
