@@ -228,6 +228,8 @@ int conn_send_frame(struct conn *c, enum ws_opcode op, bool is_final, const void
 {
     if (c->phase != CONN_OPEN || ws_send_frame(&c->ws, op, is_final, p, len) != 0)
         return -1;
+    if (!c->taps)
+        return 0; /* is_sending_message is for the taps alone */
     if (op != WS_OP_CONT && !c->is_sending_message) {
         tap_message_begin(c->taps, true, op);
         c->is_sending_message = true;
