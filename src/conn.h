@@ -20,7 +20,9 @@
 #include "ui/options.h"
 #include "ui/output.h"
 
-#define CONN_HIGH_WATER (1024 * 1024) /* bytes queued to a peer before its end stops producing */
+/* Bytes queued to a peer before its end stops producing. The kernel's socket
+ * buffer holds more beyond it: a larger queue adds memory, not speed. */
+#define CONN_HIGH_WATER (128 * 1024)
 
 /* How a connection ended; main turns this into a message and exit status. */
 enum conn_outcome {

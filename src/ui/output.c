@@ -89,10 +89,21 @@ void output_free(struct output *o)
         current = NULL;
 }
 
+/* One read from the peer can bring many messages, and the loop flushes
+ * only between reads: what would take the buffer past FLUSH_AT is written
+ * out first (all but a message still held back), so that it stays there. */
+static inline void make_room(struct output *o, size_t n)
+{
+    size_t size = buf_size(&o->out);
+    if (size && size + n > FLUSH_AT)
+        output_flush(o);
+}
+
 static inline void put(struct output *o, const void *p, size_t n)
 {
     if (o->failed)
         return;
+    make_room(o, n);
     if (buf_append(&o->out, p, n) != 0) {
         o->failed = true;
         o->error_no = ENOMEM;
@@ -382,6 +393,7 @@ void output_message_data(struct output *o, const uint8_t *p, size_t len)
     if (o->is_jsonl) {
         if (o->failed)
             return;
+        make_room(o, len);
         size_t before = buf_size(&o->out);
         json_account(o, before, jsonl_data_add(&o->out, &o->jd, p, len));
         return;
