@@ -17,7 +17,10 @@
 #include "io/waiter.h"
 #include "ui/console.h"
 
-#define READ_SIZE (256 * 1024)
+/* One read from a peer: 64 KiB, like stdout's buffer, so that what a read
+ * brings is decoded and printed while it is in the cache (256 KiB took 7 %
+ * more CPU for small messages, and more memory). */
+#define READ_SIZE (64 * 1024)
 #define ACCEPT_BATCH 64 /* clients accepted in one turn at most */
 
 /* Listening with --http2: one client's HTTP/2 connection, whose streams

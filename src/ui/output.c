@@ -14,7 +14,11 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define FLUSH_AT (256 * 1024)
+/* stdout's buffer is written out at a message's end once it holds FLUSH_AT,
+ * and before anything would take it past OUT_MAX: one read from the peer can
+ * bring many messages, and a small buffer stays in the cache. */
+#define FLUSH_AT (64 * 1024)
+#define OUT_MAX (2 * FLUSH_AT)
 /* A message is written only once complete, so that a broken one leaves
  * nothing behind; one larger than this streams out as it arrives. */
 #define STREAM_AT (1024 * 1024)
@@ -89,13 +93,19 @@ void output_free(struct output *o)
         current = NULL;
 }
 
-/* One read from the peer can bring many messages, and the loop flushes
- * only between reads: what would take the buffer past FLUSH_AT is written
- * out first (all but a message still held back), so that it stays there. */
+/* Writes out all but a message still held back, when n more bytes would
+ * take the buffer past OUT_MAX. */
 static inline void make_room(struct output *o, size_t n)
 {
     size_t size = buf_size(&o->out);
-    if (size && size + n > FLUSH_AT)
+    if (size && size + n > OUT_MAX)
+        output_flush(o);
+}
+
+/* At a message's end: a buffer that holds FLUSH_AT is written out. */
+static inline void flush_when_full(struct output *o)
+{
+    if (buf_size(&o->out) >= FLUSH_AT)
         output_flush(o);
 }
 
@@ -443,7 +453,7 @@ static void end_pretty(struct output *o)
     buf_clear(&o->pretty);
 }
 
-void output_message_end(struct output *o)
+static void end_message(struct output *o)
 {
     o->is_open = false; /* what follows completes it: nothing more to hold back */
     o->open_len = 0;
@@ -469,6 +479,12 @@ void output_message_end(struct output *o)
     }
 }
 
+void output_message_end(struct output *o)
+{
+    end_message(o);
+    flush_when_full(o);
+}
+
 void output_message(struct output *o, enum ws_opcode op, const uint8_t *p, size_t len)
 {
     bool is_text = op == WS_OP_TEXT;
@@ -476,6 +492,7 @@ void output_message(struct output *o, enum ws_opcode op, const uint8_t *p, size_
         put(o, p, len);
         if (is_text)
             put(o, "\n", 1);
+        flush_when_full(o);
         return;
     }
     output_message_begin(o, op);

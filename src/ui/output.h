@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* output: renders what arrives for a person or a pipe. Message bodies go to
- * stdout through one buffer flushed once per loop turn; notes and errors go
- * to stderr. Text is shown as is in a pipe and with control characters
- * escaped on a terminal; binary as a hex dump on a terminal and raw bytes
- * in a pipe, unless --binary-format says; --jsonl makes every event one
- * JSON line on stdout; --pretty re-indents JSON text. Colour only where a
- * person reads (a terminal, unless --color or NO_COLOR say otherwise). */
+ * stdout through one buffer, flushed once per loop turn and whenever it fills
+ * (64 KiB); notes and errors go to stderr. Text is shown as is in a pipe and
+ * with control characters escaped on a terminal; binary as a hex dump on a
+ * terminal and raw bytes in a pipe, unless --binary-format says; --jsonl
+ * makes every event one JSON line on stdout; --pretty re-indents JSON text.
+ * Colour only where a person reads (a terminal, unless --color or NO_COLOR
+ * say otherwise). */
 #ifndef WSC_OUTPUT_H
 #define WSC_OUTPUT_H
 

@@ -129,7 +129,7 @@ def text_as_is_in_a_pipe():
 
 @t.test
 def burst_larger_than_the_output_buffer():
-    # Frames that arrive together, more than stdout's buffer (256 KiB) holds: it is
+    # Frames that arrive together, more than stdout's buffer (64 KiB) holds: it is
     # written out as it fills, inside one read, messages whole and in order.
     msgs = [("%d " % i) + chr(ord("a") + i) * (60000 + 7919 * i) for i in range(8)]
     args = ["--same-packet"]
