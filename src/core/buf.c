@@ -74,6 +74,16 @@ void buf_consume(struct buf *b, size_t n)
         b->off = b->len = 0;
 }
 
+void buf_compact(struct buf *b)
+{
+    size_t used = b->len - b->off;
+    if (!used || used >= b->off)
+        return;
+    memmove(b->data, b->data + b->off, used);
+    b->off = 0;
+    b->len = used;
+}
+
 void buf_drop_tail(struct buf *b, size_t n)
 {
     b->len = n < b->len - b->off ? b->len - n : b->off;

@@ -49,6 +49,11 @@ static inline int buf_append(struct buf *b, const void *p, size_t n)
     return buf_append_more(b, p, n);
 }
 void buf_consume(struct buf *b, size_t n);
+/* After a consume: moves what remains to the front when it is smaller than
+ * the consumed space before it (the move costs no more than what was
+ * consumed), so that a buffer that keeps a little back does not walk to its
+ * end and then move much more. */
+void buf_compact(struct buf *b);
 /* Removes the last n bytes. */
 void buf_drop_tail(struct buf *b, size_t n);
 void buf_clear(struct buf *b);

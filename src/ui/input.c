@@ -185,6 +185,7 @@ static int drain(struct input *in)
         }
     }
     buf_consume(&in->pending, used);
+    buf_compact(&in->pending); /* the start of the next record */
     return 0;
 }
 

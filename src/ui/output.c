@@ -648,6 +648,7 @@ int output_flush(struct output *o)
     }
     if (o->failed)
         buf_clear(&o->out);
+    buf_compact(&o->out); /* the part of a message held back */
     if (hides)
         console_show();
     return o->failed ? -1 : 0;
