@@ -53,6 +53,14 @@ static size_t skip_ascii(const uint8_t *p, size_t i, size_t len)
     return i;
 }
 
+size_t utf8_ascii_len(const uint8_t *p, size_t len)
+{
+    size_t i = skip_ascii(p, 0, len);
+    while (i < len && p[i] < 0x80)
+        i++;
+    return i;
+}
+
 size_t utf8_validate(struct utf8_state *st, const uint8_t *p, size_t len)
 {
     size_t i = 0;

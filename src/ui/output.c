@@ -488,10 +488,21 @@ void output_message_end(struct output *o)
 void output_message(struct output *o, enum ws_opcode op, const uint8_t *p, size_t len)
 {
     bool is_text = op == WS_OP_TEXT;
-    if (o->is_plain && !o->is_open && (is_text || o->binary == BIN_RAW)) {
-        put(o, p, len);
+    if (o->is_plain && !o->is_open && !o->failed && (is_text || o->binary == BIN_RAW)) {
+        /* the message and its newline in one copy */
+        size_t n = len + is_text;
+        make_room(o, n);
+        uint8_t *dst = buf_reserve(&o->out, n);
+        if (!dst) {
+            o->failed = true;
+            o->error_no = ENOMEM;
+            return;
+        }
+        if (len)
+            memcpy(dst, p, len);
         if (is_text)
-            put(o, "\n", 1);
+            dst[len] = '\n';
+        buf_commit(&o->out, n);
         flush_when_full(o);
         return;
     }

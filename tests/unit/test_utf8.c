@@ -444,11 +444,33 @@ static void test_sanitize(void)
            tried, wrong);
 }
 
+/* utf8_ascii_len: the offset of the first byte with the high bit set, at
+ * every position of every length up to RUN_LEN (each step of the scan). */
+static void test_ascii_len(void)
+{
+    size_t wrong = 0;
+    for (size_t total = 0; total <= RUN_LEN; total++) {
+        for (size_t pos = 0; pos <= total; pos++) {
+            uint8_t *s = malloc(total ? total : 1);
+            if (!s)
+                abort();
+            memset(s, 'a', total);
+            if (pos < total)
+                s[pos] = pos % 2 ? 0x80 : 0xff;
+            wrong += utf8_ascii_len(s, total) != pos;
+            free(s);
+        }
+    }
+    tap_ok(wrong == 0, "utf8_ascii_len: a high byte at every position of every length 0..%d",
+           RUN_LEN);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++)
         test_vector(&vectors[i]);
     test_fast_path();
+    test_ascii_len();
     test_exhaustive();
     test_sanitize();
     return tap_done();
