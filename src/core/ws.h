@@ -70,14 +70,15 @@ struct ws_events {
      * validated UTF-8 up to this point. */
     void (*message_data)(void *ctx, const uint8_t *p, size_t len);
     void (*message_end)(void *ctx);
-    /* A whole message that came in one frame, validated like message_data:
-     * when set, such a message is given here at once instead of through the
-     * three calls above (which still carry every other message). */
-    void (*message)(void *ctx, enum ws_opcode op, const uint8_t *p, size_t len);
     void (*ping)(void *ctx, const uint8_t *p, size_t len);
     void (*pong)(void *ctx, const uint8_t *p, size_t len);
     /* The peer's close frame; code is WS_CLOSE_NO_STATUS when it had none. */
     void (*close)(void *ctx, unsigned code, const uint8_t *reason, size_t len);
+    /* A whole message that came in one frame, validated like message_data:
+     * when set, such a message is given here at once instead of through
+     * message_begin, message_data and message_end (which still carry every
+     * other message). Last, so that positional initialisers stay valid. */
+    void (*message)(void *ctx, enum ws_opcode op, const uint8_t *p, size_t len);
 };
 
 /* Fills p with n random bytes; returns 0 on success. Masking keys come from it. */
