@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #define READ_SIZE (64 * 1024)
+/* How far past a record's start the ASCII scan of drain() looks: about a
+ * read's worth. */
+#define ASCII_AHEAD (64 * 1024)
 
 void input_init(struct input *in, int fd, const struct options *opt, input_send_fn send,
                 void *ctx)
@@ -172,8 +175,8 @@ static int drain(struct input *in)
         }
         /* p[used, ascii_end) is known to be ASCII: one pass over a read's
          * worth of records, so that most lines need no UTF-8 check of their
-         * own. It looks one read ahead at most: a long unfinished record is
-         * not scanned again at every read. */
+         * own. It looks ASCII_AHEAD ahead at most: a long unfinished record
+         * is not scanned again at every read. */
         size_t ascii_end = 0;
         for (;;) {
             const uint8_t *end = memchr(p + used, delim, len - used);
@@ -181,7 +184,7 @@ static int drain(struct input *in)
                 break;
             size_t n = (size_t)(end - (p + used));
             if (ascii_end <= used) {
-                size_t ahead = len - used < READ_SIZE ? len - used : READ_SIZE;
+                size_t ahead = len - used < ASCII_AHEAD ? len - used : ASCII_AHEAD;
                 ascii_end = used + utf8_ascii_len(p + used, n > ahead ? n : ahead);
             }
             if (send_piece(in, p + used, n, true, used + n <= ascii_end) != 0)
