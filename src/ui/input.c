@@ -7,9 +7,6 @@
 #include <unistd.h>
 
 #define READ_SIZE (64 * 1024)
-/* How far past a record's start the ASCII scan of drain() looks: about a
- * read's worth. */
-#define ASCII_AHEAD (64 * 1024)
 
 void input_init(struct input *in, int fd, const struct options *opt, input_send_fn send,
                 void *ctx)
@@ -140,6 +137,9 @@ static int send_piece(struct input *in, const uint8_t *p, size_t len, bool is_fi
     }
     return emit(in, p, len, is_final);
 }
+
+/* How far past a record's start drain()'s ASCII scan looks: about a read. */
+#define ASCII_AHEAD (64 * 1024)
 
 /* Sends complete records from pending, and a fragment when it grew large. */
 static int drain(struct input *in)
