@@ -133,7 +133,8 @@ static void ev_end(void *ctx)
 }
 
 /* A message that came whole: one call to an end that takes it so. Taps see
- * every message as its three events, and so does the end when there are. */
+ * every message as its three events; with taps the end does too, so that
+ * their calls interleave as they always did. */
 static void ev_message(void *ctx, enum ws_opcode op, const uint8_t *data, size_t len)
 {
     struct conn *c = ctx;
