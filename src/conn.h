@@ -20,8 +20,10 @@
 #include "ui/options.h"
 #include "ui/output.h"
 
-#define CONN_HIGH_WATER (1024 * 1024) /* bytes queued to a peer before its end stops producing */
-#define CONN_TEXT_MAX 600             /* longest message or reason kept for a report */
+/* Bytes queued to a peer before its end stops producing. The kernel's socket
+ * buffer holds more beyond it: a larger queue adds memory, not speed. */
+#define CONN_HIGH_WATER (128 * 1024)
+#define CONN_TEXT_MAX 600 /* longest message or reason kept for a report */
 
 /* How a connection ended; main turns this into a message and exit status. */
 enum conn_outcome {

@@ -17,6 +17,8 @@
 #include "io/waiter.h"
 #include "ui/console.h"
 
+/* One read from a peer. 64 KiB reads cost large messages 10 % more CPU and one
+ * huge message 20 % (more socket reads); small messages gained nothing. */
 #define READ_SIZE (256 * 1024)
 #define ACCEPT_BATCH 64 /* clients accepted in one turn at most */
 

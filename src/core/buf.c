@@ -21,7 +21,7 @@ void buf_clear(struct buf *b)
     b->off = b->len = 0;
 }
 
-uint8_t *buf_reserve(struct buf *b, size_t n)
+uint8_t *buf_reserve_more(struct buf *b, size_t n)
 {
     if (b->off == b->len)
         b->off = b->len = 0;
@@ -56,14 +56,9 @@ uint8_t *buf_reserve(struct buf *b, size_t n)
     return b->data + b->len;
 }
 
-void buf_commit(struct buf *b, size_t n)
+int buf_append_more(struct buf *b, const void *p, size_t n)
 {
-    b->len += n;
-}
-
-int buf_append(struct buf *b, const void *p, size_t n)
-{
-    uint8_t *dst = buf_reserve(b, n);
+    uint8_t *dst = buf_reserve_more(b, n);
     if (!dst)
         return -1;
     if (n)
@@ -77,6 +72,16 @@ void buf_consume(struct buf *b, size_t n)
     b->off += n;
     if (b->off >= b->len)
         b->off = b->len = 0;
+}
+
+void buf_compact(struct buf *b)
+{
+    size_t used = b->len - b->off;
+    if (!used || used >= b->off)
+        return;
+    memmove(b->data, b->data + b->off, used);
+    b->off = 0;
+    b->len = used;
 }
 
 void buf_drop_tail(struct buf *b, size_t n)

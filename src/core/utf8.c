@@ -31,11 +31,34 @@ static bool start_sequence(struct utf8_state *st, uint8_t c)
     return true;
 }
 
-static bool has_high_bit(const uint8_t *p)
+#define HIGH_BITS UINT64_C(0x8080808080808080)
+
+static uint64_t word_at(const uint8_t *p)
 {
     uint64_t w;
     memcpy(&w, p, sizeof(w));
-    return (w & UINT64_C(0x8080808080808080)) != 0;
+    return w;
+}
+
+/* Skips ASCII from p[i]: 32 bytes a step (four words ORed, one test), then
+ * 8; most text on the wire is ASCII, and this is the whole cost of it. */
+static size_t skip_ascii(const uint8_t *p, size_t i, size_t len)
+{
+    while (len - i >= 32 &&
+           !((word_at(p + i) | word_at(p + i + 8) | word_at(p + i + 16) | word_at(p + i + 24)) &
+             HIGH_BITS))
+        i += 32;
+    while (len - i >= 8 && !(word_at(p + i) & HIGH_BITS))
+        i += 8;
+    return i;
+}
+
+size_t utf8_ascii_len(const uint8_t *p, size_t len)
+{
+    size_t i = skip_ascii(p, 0, len);
+    while (i < len && p[i] < 0x80)
+        i++;
+    return i;
 }
 
 size_t utf8_validate(struct utf8_state *st, const uint8_t *p, size_t len)
@@ -43,8 +66,7 @@ size_t utf8_validate(struct utf8_state *st, const uint8_t *p, size_t len)
     size_t i = 0;
     while (i < len) {
         if (st->need == 0) {
-            while (len - i >= 8 && !has_high_bit(p + i))
-                i += 8;
+            i = skip_ascii(p, i, len);
             if (i == len)
                 break;
             uint8_t c = p[i];

@@ -19,6 +19,10 @@ struct utf8_state {
  * UTF-8 (the state is then unspecified). */
 size_t utf8_validate(struct utf8_state *st, const uint8_t *p, size_t len);
 
+/* The length of p's ASCII prefix: text that needs no check between
+ * characters (a caller may skip utf8_validate for it). */
+size_t utf8_ascii_len(const uint8_t *p, size_t len);
+
 /* True when the text seen so far ends on a character boundary. */
 static inline bool utf8_is_complete(const struct utf8_state *st) { return st->need == 0; }
 

@@ -105,6 +105,33 @@ static void apply_mask(uint8_t *p, size_t len, const uint8_t mask[4], size_t pha
         p[i] ^= rot[i & 3];
 }
 
+/* Copies len bytes from src to dst XORed with the mask (phase 0): masking
+ * as it copies, a word at a time, so that a frame's payload is read once. */
+static void copy_masked(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t mask[4])
+{
+    uint32_t m32;
+    memcpy(&m32, mask, 4);
+    uint64_t m64 = ((uint64_t)m32 << 32) | m32;
+    size_t i = 0;
+    for (; len - i >= 32; i += 32) {
+        uint64_t w[4];
+        memcpy(w, src + i, 32);
+        w[0] ^= m64;
+        w[1] ^= m64;
+        w[2] ^= m64;
+        w[3] ^= m64;
+        memcpy(dst + i, w, 32);
+    }
+    for (; len - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, src + i, 8);
+        w ^= m64;
+        memcpy(dst + i, &w, 8);
+    }
+    for (; i < len; i++)
+        dst[i] = src[i] ^ mask[i & 3];
+}
+
 /* Fails the connection (RFC 6455 7.1.7): queue a close with the code, then
  * ignore whatever else the peer sends. */
 int ws_fail(struct ws_conn *c, unsigned code, const char *fmt, ...)
@@ -168,11 +195,10 @@ static int emit(struct ws_conn *c, const struct ws_frame_header *h, const void *
     if (!dst)
         return -1;
     size_t n = encode_header(dst, h);
-    if (h->len) {
+    if (h->len && h->has_mask)
+        copy_masked(dst + n, payload, (size_t)h->len, h->mask);
+    else if (h->len)
         memcpy(dst + n, payload, (size_t)h->len);
-        if (h->has_mask)
-            apply_mask(dst + n, (size_t)h->len, h->mask, 0);
-    }
     buf_commit(&c->out, n + (size_t)h->len);
     if (c->cfg.events.frame)
         c->cfg.events.frame(c->cfg.events.ctx, true, h, payload,
@@ -512,12 +538,96 @@ static int payload_chunk(struct ws_conn *c, uint8_t *p, size_t n)
     return ws_deliver(c, p, n);
 }
 
+/* The common frame, whole in p: a final, uncompressed text or binary frame
+ * outside a fragmented message, with the mask bit our role expects and a 7-
+ * or 16-bit length. Its first two bytes pass every check of
+ * check_first_byte() and check_second_byte() (control frames, RSV bits,
+ * continuations and reserved opcodes never match), so it is decoded in one
+ * step. Returns its header's size (the frame is that and c->frame.len), or 0
+ * when p does not start one: the general path takes it byte by byte. */
+static size_t whole_frame(struct ws_conn *c, const uint8_t *p, size_t avail)
+{
+    if (avail < 2 || c->in_message || c->cfg.events.frame || (p[0] != 0x81 && p[0] != 0x82))
+        return 0;
+    bool has_mask = (p[1] & 0x80) != 0;
+    if (has_mask != (c->cfg.role == WS_ROLE_SERVER))
+        return 0;
+    size_t len = p[1] & 0x7F, hdr = 2;
+    if (len == 127)
+        return 0;
+    if (len == 126) {
+        if (avail < 4)
+            return 0;
+        len = (size_t)p[2] << 8 | p[3];
+        hdr = 4;
+    }
+    hdr += has_mask ? 4 : 0;
+    if (avail < hdr || avail - hdr < len)
+        return 0;
+    c->frame = (struct ws_frame_header){.is_final = true, .opcode = p[0] & 0xF,
+                                        .has_mask = has_mask, .len = len};
+    if (has_mask)
+        memcpy(c->frame.mask, p + hdr - 4, 4);
+    return hdr;
+}
+
+/* A whole message the events.message call may take: within the size limit
+ * and, for text, valid UTF-8 that ends on a character boundary. Leaves the
+ * decoder as start_frame, ws_deliver and end_message would. */
+static bool takes_whole(struct ws_conn *c, const uint8_t *p, size_t len)
+{
+    uint64_t max = c->cfg.max_message;
+    if (!c->cfg.events.message || (max && len > max))
+        return false;
+    bool is_text = c->frame.opcode == WS_OP_TEXT;
+    struct utf8_state st = {0};
+    if (is_text && (utf8_validate(&st, p, len) != len || !utf8_is_complete(&st)))
+        return false;
+    c->is_text = is_text;
+    c->is_compressed = false;
+    c->message_len = len;
+    c->utf8 = st;
+    return true;
+}
+
+/* Delivers the frame whole_frame() found: the same steps as the general
+ * path (start_frame, payload_chunk, finish_frame) without the per-byte
+ * bookkeeping, or one events.message call. Anything wrong with it (size,
+ * UTF-8) takes the steps, which fail it as a split frame would be. */
+static int feed_whole_frame(struct ws_conn *c, uint8_t *payload)
+{
+    size_t len = (size_t)c->frame.len;
+    if (len && c->frame.has_mask)
+        apply_mask(payload, len, c->frame.mask, 0);
+    if (takes_whole(c, payload, len)) {
+        c->cfg.events.message(c->cfg.events.ctx, (enum ws_opcode)c->frame.opcode, payload, len);
+        return 0;
+    }
+    if (start_frame(c) != 0)
+        return -1;
+    if (c->state == WS_STATE_FAILED || c->state == WS_STATE_CLOSED)
+        return 0; /* ws_feed's loop stops there too */
+    if (len && ws_deliver(c, payload, len) != 0)
+        return -1;
+    return end_message(c);
+}
+
 int ws_feed(struct ws_conn *c, uint8_t *p, size_t len)
 {
     size_t i = 0;
     while (i < len) {
         if (c->state == WS_STATE_FAILED || c->state == WS_STATE_CLOSED)
             return c->state == WS_STATE_FAILED ? -1 : 0; /* RFC 6455 5.5.1: nothing after close */
+        if (c->frame_left == 0 && c->hdr_len == 0) {
+            size_t hdr = whole_frame(c, p + i, len - i);
+            if (hdr) {
+                uint8_t *payload = p + i + hdr;
+                i += hdr + (size_t)c->frame.len;
+                if (feed_whole_frame(c, payload) != 0)
+                    return -1;
+                continue;
+            }
+        }
         if (c->frame_left == 0) {
             /* Collect a header byte by byte up to what parse_header needs. */
             c->hdr[c->hdr_len++] = p[i++];

@@ -74,6 +74,11 @@ struct ws_events {
     void (*pong)(void *ctx, const uint8_t *p, size_t len);
     /* The peer's close frame; code is WS_CLOSE_NO_STATUS when it had none. */
     void (*close)(void *ctx, unsigned code, const uint8_t *reason, size_t len);
+    /* A whole message that came in one frame, validated like message_data:
+     * when set, such a message is given here at once instead of through
+     * message_begin, message_data and message_end (which still carry every
+     * other message). Last, so that positional initialisers stay valid. */
+    void (*message)(void *ctx, enum ws_opcode op, const uint8_t *p, size_t len);
 };
 
 /* Fills p with n random bytes; returns 0 on success. Masking keys come from it. */

@@ -35,6 +35,9 @@ struct local_end_ops {
     void (*message_begin)(struct local_end *e, enum ws_opcode op);
     void (*message_data)(struct local_end *e, const uint8_t *p, size_t len);
     void (*message_end)(struct local_end *e);
+    /* A whole message that came in one piece, at once (optional: without
+     * it, such a message comes through the three calls above too). */
+    void (*message)(struct local_end *e, enum ws_opcode op, const uint8_t *p, size_t len);
     /* The message being received will never be complete. */
     void (*message_abort)(struct local_end *e);
     /* A ping or pong from the peer (answered by the engine already). */

@@ -60,6 +60,25 @@ static void print_end_message(struct local_end *e)
         conn_close(e->conn, WS_CLOSE_NORMAL, NULL);
 }
 
+/* A whole message: one call to the output, unless another is being shown
+ * or the console's /expect watches what is printed. */
+static void print_message(struct local_end *e, enum ws_opcode op, const uint8_t *p, size_t len)
+{
+    struct stdout_hub *hub = hub_of(e);
+    if (hub->watch || hub->showing || !shows_messages(hub)) {
+        print_begin(e, op);
+        if (len)
+            print_data(e, p, len);
+        print_end_message(e);
+        return;
+    }
+    hub->out->source_id = e->conn->is_server ? e->conn->id : 0;
+    output_message(hub->out, op, p, len);
+    hub->messages_received++;
+    if (hub->opt->is_one && hub->messages_received == 1)
+        conn_close(e->conn, WS_CLOSE_NORMAL, NULL);
+}
+
 static void print_abort(struct local_end *e)
 {
     struct stdout_hub *hub = hub_of(e);
@@ -101,6 +120,7 @@ static const struct local_end_ops print_ops = {
     .message_begin = print_begin,
     .message_data = print_data,
     .message_end = print_end_message,
+    .message = print_message,
     .message_abort = print_abort,
     .control = print_control,
     .peer_close = print_peer_close,

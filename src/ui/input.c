@@ -115,15 +115,18 @@ static int send_lax_text(struct input *in, const uint8_t *p, size_t len, bool is
     return emit(in, p + cut, len - cut, is_final);
 }
 
-/* Sends p as the next frame of the current record. */
-static int send_piece(struct input *in, const uint8_t *p, size_t len, bool is_final)
+/* Sends p as the next frame of the current record; is_ascii: p is known to
+ * be ASCII. */
+static int send_piece(struct input *in, const uint8_t *p, size_t len, bool is_final,
+                      bool is_ascii)
 {
     if (is_full(in))
         return 0; /* -1: the rest of stdin is not sent */
     bool is_text = in->mode != INPUT_BINARY && !in->is_binary_record;
     if (is_text && in->is_lax)
         return send_lax_text(in, p, len, is_final);
-    if (is_text) {
+    /* ASCII after a whole character is valid, and leaves the state whole */
+    if (is_text && !(is_ascii && utf8_is_complete(&in->utf8))) {
         size_t ok = utf8_validate(&in->utf8, p, len);
         if (ok < len || (is_final && !utf8_is_complete(&in->utf8))) {
             snprintf(in->error, sizeof(in->error),
@@ -135,6 +138,9 @@ static int send_piece(struct input *in, const uint8_t *p, size_t len, bool is_fi
     return emit(in, p, len, is_final);
 }
 
+/* How far past a record's start drain()'s ASCII scan looks: about a read. */
+#define ASCII_AHEAD (64 * 1024)
+
 /* Sends complete records from pending, and a fragment when it grew large. */
 static int drain(struct input *in)
 {
@@ -145,15 +151,15 @@ static int drain(struct input *in)
             size_t left_in_message = in->chunk - (size_t)in->message_len;
             size_t n = len - used;
             if (n >= left_in_message) {
-                if (send_piece(in, p + used, left_in_message, true) != 0)
+                if (send_piece(in, p + used, left_in_message, true, false) != 0)
                     return -1;
                 used += left_in_message;
             } else if (in->is_streaming) {
-                if (send_piece(in, p + used, n, true) != 0)
+                if (send_piece(in, p + used, n, true, false) != 0)
                     return -1;
                 used += n;
             } else if (n >= in->fragment) {
-                if (send_piece(in, p + used, n, false) != 0)
+                if (send_piece(in, p + used, n, false, false) != 0)
                     return -1;
                 used += n;
             } else {
@@ -167,11 +173,21 @@ static int drain(struct input *in)
             used = end ? (size_t)(end - p) + 1 : len;
             in->is_skipping = end == NULL;
         }
+        /* p[used, ascii_end) is known to be ASCII: one pass over a read's
+         * worth of records, so that most lines need no UTF-8 check of their
+         * own. It looks ASCII_AHEAD ahead at most: a long unfinished record
+         * is not scanned again at every read. */
+        size_t ascii_end = 0;
         for (;;) {
             const uint8_t *end = memchr(p + used, delim, len - used);
             if (!end)
                 break;
-            if (send_piece(in, p + used, (size_t)(end - (p + used)), true) != 0)
+            size_t n = (size_t)(end - (p + used));
+            if (ascii_end <= used) {
+                size_t ahead = len - used < ASCII_AHEAD ? len - used : ASCII_AHEAD;
+                ascii_end = used + utf8_ascii_len(p + used, n > ahead ? n : ahead);
+            }
+            if (send_piece(in, p + used, n, true, used + n <= ascii_end) != 0)
                 return -1;
             used = (size_t)(end - p) + 1;
         }
@@ -179,12 +195,13 @@ static int drain(struct input *in)
             size_t n = len - used;
             if (in->is_lax) /* a text fragment ends on a character boundary */
                 n -= incomplete_tail(p + used, n);
-            if (send_piece(in, p + used, n, false) != 0)
+            if (send_piece(in, p + used, n, false, false) != 0)
                 return -1;
             used += n;
         }
     }
     buf_consume(&in->pending, used);
+    buf_compact(&in->pending); /* the start of the next record */
     return 0;
 }
 
@@ -218,7 +235,7 @@ int input_end(struct input *in)
     /* The last record may lack its delimiter; an open message must end. */
     size_t rest = buf_size(&in->pending);
     if (rest || in->in_message) {
-        int r = send_piece(in, buf_head(&in->pending), rest, true);
+        int r = send_piece(in, buf_head(&in->pending), rest, true, false);
         buf_clear(&in->pending);
         return r;
     }

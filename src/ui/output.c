@@ -14,7 +14,11 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define FLUSH_AT (256 * 1024)
+/* stdout's buffer is written out at a message's end once it holds FLUSH_AT,
+ * and before anything would take it past OUT_MAX: one read from the peer can
+ * bring many messages, and a small buffer stays in the cache. */
+#define FLUSH_AT (64 * 1024)
+#define OUT_MAX (2 * FLUSH_AT)
 /* A message is written only once complete, so that a broken one leaves
  * nothing behind; one larger than this streams out as it arrives. */
 #define STREAM_AT (1024 * 1024)
@@ -73,6 +77,9 @@ void output_init(struct output *o, const struct options *opt)
     o->binary = opt->binary_format;
     if (o->binary == BIN_AUTO)
         o->binary = o->is_tty ? BIN_HEX : BIN_RAW;
+    /* what output_message_begin and _end add in a pipe: nothing */
+    o->is_plain = !o->is_tty && !o->is_interactive && !o->is_jsonl && !o->has_timestamps &&
+                  !o->is_pretty;
     current = o;
     err_color = o->has_color_err;
 }
@@ -86,10 +93,27 @@ void output_free(struct output *o)
         current = NULL;
 }
 
-static void put(struct output *o, const void *p, size_t n)
+/* Writes out all but a message still held back, when n more bytes would
+ * take the buffer past OUT_MAX. */
+static inline void make_room(struct output *o, size_t n)
+{
+    size_t size = buf_size(&o->out);
+    if (size && size + n > OUT_MAX)
+        output_flush(o);
+}
+
+/* At a message's end: a buffer that holds FLUSH_AT is written out. */
+static inline void flush_when_full(struct output *o)
+{
+    if (buf_size(&o->out) >= FLUSH_AT)
+        output_flush(o);
+}
+
+static inline void put(struct output *o, const void *p, size_t n)
 {
     if (o->failed)
         return;
+    make_room(o, n);
     if (buf_append(&o->out, p, n) != 0) {
         o->failed = true;
         o->error_no = ENOMEM;
@@ -99,7 +123,7 @@ static void put(struct output *o, const void *p, size_t n)
         o->open_len += n;
 }
 
-static void puts_(struct output *o, const char *s)
+static inline void puts_(struct output *o, const char *s)
 {
     put(o, s, strlen(s));
 }
@@ -379,6 +403,7 @@ void output_message_data(struct output *o, const uint8_t *p, size_t len)
     if (o->is_jsonl) {
         if (o->failed)
             return;
+        make_room(o, len);
         size_t before = buf_size(&o->out);
         json_account(o, before, jsonl_data_add(&o->out, &o->jd, p, len));
         return;
@@ -428,7 +453,7 @@ static void end_pretty(struct output *o)
     buf_clear(&o->pretty);
 }
 
-void output_message_end(struct output *o)
+static void end_message(struct output *o)
 {
     o->is_open = false; /* what follows completes it: nothing more to hold back */
     o->open_len = 0;
@@ -452,6 +477,39 @@ void output_message_end(struct output *o)
         end_base64(o);
         puts_(o, "\n");
     }
+}
+
+void output_message_end(struct output *o)
+{
+    end_message(o);
+    flush_when_full(o);
+}
+
+void output_message(struct output *o, enum ws_opcode op, const uint8_t *p, size_t len)
+{
+    bool is_text = op == WS_OP_TEXT;
+    if (o->is_plain && !o->is_open && !o->failed && (is_text || o->binary == BIN_RAW)) {
+        /* the message and its newline in one copy */
+        size_t n = len + is_text;
+        make_room(o, n);
+        uint8_t *dst = buf_reserve(&o->out, n);
+        if (!dst) {
+            o->failed = true;
+            o->error_no = ENOMEM;
+            return;
+        }
+        if (len)
+            memcpy(dst, p, len);
+        if (is_text)
+            dst[len] = '\n';
+        buf_commit(&o->out, n);
+        flush_when_full(o);
+        return;
+    }
+    output_message_begin(o, op);
+    if (len)
+        output_message_data(o, p, len);
+    output_message_end(o);
 }
 
 void output_message_abort(struct output *o)
@@ -601,6 +659,7 @@ int output_flush(struct output *o)
     }
     if (o->failed)
         buf_clear(&o->out);
+    buf_compact(&o->out); /* the part of a message held back */
     if (hides)
         console_show();
     return o->failed ? -1 : 0;

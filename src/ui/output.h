@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* output: renders what arrives for a person or a pipe. Message bodies go to
- * stdout through one buffer flushed once per loop turn; notes and errors go
- * to stderr. Text is shown as is in a pipe and with control characters
- * escaped on a terminal; binary as a hex dump on a terminal and raw bytes
- * in a pipe, unless --binary-format says; --jsonl makes every event one
- * JSON line on stdout; --pretty re-indents JSON text. Colour only where a
- * person reads (a terminal, unless --color or NO_COLOR say otherwise). */
+ * stdout through one buffer, flushed once per loop turn and whenever it fills
+ * (64 KiB); notes and errors go to stderr. Text is shown as is in a pipe and
+ * with control characters escaped on a terminal; binary as a hex dump on a
+ * terminal and raw bytes in a pipe, unless --binary-format says; --jsonl
+ * makes every event one JSON line on stdout; --pretty re-indents JSON text.
+ * Colour only where a person reads (a terminal, unless --color or NO_COLOR
+ * say otherwise). */
 #ifndef WSC_OUTPUT_H
 #define WSC_OUTPUT_H
 
@@ -34,6 +35,7 @@ struct output {
     bool has_timestamps; /* -T */
     bool is_jsonl;       /* --jsonl */
     bool is_pretty;      /* --pretty */
+    bool is_plain;       /* a message is its bytes (and a newline after text), nothing more */
     bool has_color;      /* colour on stdout */
     bool has_color_err;  /* colour on stderr */
     enum binary_format binary;
@@ -65,6 +67,8 @@ void output_free(struct output *o);
 void output_message_begin(struct output *o, enum ws_opcode op);
 void output_message_data(struct output *o, const uint8_t *p, size_t len);
 void output_message_end(struct output *o);
+/* A whole message at once: the three calls above in one. */
+void output_message(struct output *o, enum ws_opcode op, const uint8_t *p, size_t len);
 /* The message being received will never be complete (the peer broke the
  * protocol or the connection was lost): drop what of it was not written,
  * or end its line if part of it was. */

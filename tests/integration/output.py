@@ -127,6 +127,23 @@ def text_as_is_in_a_pipe():
     t.is_(r.out, msg.encode() + b"\n", "in a pipe, text is written as is (nothing escaped)")
 
 
+@t.test
+def burst_larger_than_the_output_buffer():
+    # Frames that arrive together, more than stdout's buffer (64 KiB) holds: it is
+    # written out as it fills, inside one read, messages whole and in order.
+    msgs = [("%d " % i) + chr(ord("a") + i) * (60000 + 7919 * i) for i in range(8)]
+    msgs += ["%04d " % i + "z" * (i % 150) for i in range(2000)]
+    args = ["--same-packet"]
+    for m in msgs:
+        args += ["--text", m]
+    srv = raw(*args, "--binary", "00ff" * 30000, "--text", "end", "--close", "1000")
+    r = t.run([srv.url], keep_stdin_open=True, timeout=20)
+    t.exits(r, 0, "a burst of 920 KB: exit 0")
+    want = "".join(m + "\n" for m in msgs).encode() + b"\x00\xff" * 30000 + b"end\n"
+    t.ok(r.out == want, "a burst of 920 KB: every message whole and in order",
+         "got %d bytes, want %d" % (len(r.out), len(want)))
+
+
 # ---- colours ----------------------------------------------------------------------------
 
 @t.test

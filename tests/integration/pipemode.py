@@ -140,6 +140,25 @@ def invalid_utf8_input():
 
 
 @t.test
+def invalid_utf8_deep_in_the_input():
+    # ASCII lines, lines with a two-byte character among them, then a bad one in the
+    # middle of a read: its record number is right, every line before it went out.
+    lines = [("%04d " % i + ("\u00e9" if i % 7 == 0 else "a") * (i % 90)).encode()
+             for i in range(3000)]
+    lines.insert(2500, b"bad \xc3\x28 here")
+    srv = t.server("echo_server.py")
+    r = t.run([srv.url], input=b"\n".join(lines) + b"\n", timeout=20)
+    t.exits(r, 1, "invalid UTF-8 after 2,500 lines: exit 1")
+    t.ok(b"input record 2501 is not valid UTF-8" in r.err,
+         "invalid UTF-8 after 2,500 lines: the error names record 2501",
+         r.err.decode(errors="replace"))
+    got = [m.get("data") for m in srv.messages()]
+    t.ok(got == [line.decode() for line in lines[:2500]],
+         "invalid UTF-8 after 2,500 lines: the 2,500 lines before it went out, in order",
+         "got %d messages" % len(got))
+
+
+@t.test
 def interrupt_closes():
     srv = t.server("source_server.py", "--count", "1")
     proc = t.spawn([srv.url])

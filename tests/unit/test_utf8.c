@@ -176,14 +176,19 @@ static void test_vector(const struct vector *v)
 
 /* A bad byte at every position 0..40 of a 48-byte ASCII run: the offset
  * must be exact whether it falls inside a word, on its edge or in the tail. */
+/* Runs long enough for every step of the ASCII fast path (32 bytes, then
+ * 8, then one) to meet the bad byte. */
+#define RUN_LAST 100
+#define RUN_LEN 112
+
 static void test_fast_path(void)
 {
     static const uint8_t bad_bytes[] = {0x80, 0xbf, 0xc0, 0xc1, 0xf5, 0xff};
     for (size_t b = 0; b < sizeof(bad_bytes); b++) {
         size_t wrong = 0, first_wrong = SIZE_MAX;
-        for (size_t pos = 0; pos <= 40; pos++) {
-            for (size_t total = pos + 1; total <= 48; total += 7) {
-                uint8_t s[48];
+        for (size_t pos = 0; pos <= RUN_LAST; pos++) {
+            for (size_t total = pos + 1; total <= RUN_LEN; total += 7) {
+                uint8_t s[RUN_LEN];
                 memset(s, 'a', sizeof(s));
                 s[pos] = bad_bytes[b];
                 struct result r = feed_whole(s, total);
@@ -199,17 +204,17 @@ static void test_fast_path(void)
                         wrong++;
             }
         }
-        if (!tap_ok(wrong == 0, "utf8 fast path: bad byte 0x%02x at every position 0..40 of an "
+        if (!tap_ok(wrong == 0, "utf8 fast path: bad byte 0x%02x at every position 0..%d of an "
                                 "ASCII run gives its offset",
-                    bad_bytes[b]))
+                    bad_bytes[b], RUN_LAST))
             tap_diag("%zu wrong results, first at position %zu", wrong, first_wrong);
     }
 
     /* A valid multi-byte character at every position is accepted; a
      * truncated one at the end is accepted but incomplete. */
     size_t wrong = 0;
-    for (size_t pos = 0; pos <= 40; pos++) {
-        uint8_t s[48];
+    for (size_t pos = 0; pos <= RUN_LAST; pos++) {
+        uint8_t s[RUN_LEN];
         memset(s, 'a', sizeof(s));
         memcpy(s + pos, "\xf0\x9f\x98\x80", 4);
         if (!same(feed_whole(s, sizeof(s)), (struct result){sizeof(s), true}))
@@ -221,7 +226,8 @@ static void test_fast_path(void)
         if (!same(feed_whole(s, sizeof(s)), (struct result){pos + 1, false}))
             wrong++;
     }
-    tap_ok(wrong == 0, "utf8 fast path: a 4-byte character at every position 0..40 of an ASCII run");
+    tap_ok(wrong == 0, "utf8 fast path: a 4-byte character at every position 0..%d of an ASCII run",
+           RUN_LAST);
 
     /* A long valid run of ASCII, fed after an unfinished sequence, must fail
      * at its first byte: the fast path may only run between characters. */
@@ -438,11 +444,33 @@ static void test_sanitize(void)
            tried, wrong);
 }
 
+/* utf8_ascii_len: the offset of the first byte with the high bit set, at
+ * every position of every length up to RUN_LEN (each step of the scan). */
+static void test_ascii_len(void)
+{
+    size_t wrong = 0;
+    for (size_t total = 0; total <= RUN_LEN; total++) {
+        for (size_t pos = 0; pos <= total; pos++) {
+            uint8_t *s = malloc(total ? total : 1);
+            if (!s)
+                abort();
+            memset(s, 'a', total);
+            if (pos < total)
+                s[pos] = pos % 2 ? 0x80 : 0xff;
+            wrong += utf8_ascii_len(s, total) != pos;
+            free(s);
+        }
+    }
+    tap_ok(wrong == 0, "utf8_ascii_len: a high byte at every position of every length 0..%d",
+           RUN_LEN);
+}
+
 int main(void)
 {
     for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++)
         test_vector(&vectors[i]);
     test_fast_path();
+    test_ascii_len();
     test_exhaustive();
     test_sanitize();
     return tap_done();

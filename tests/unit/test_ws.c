@@ -154,6 +154,7 @@ struct rec {
     struct bytes data;    /* every message byte delivered */
     struct bytes hdrs;    /* incoming frame headers, from the frame event */
     size_t frames_out;
+    size_t whole_messages; /* events.message calls */
     bool after_fail;      /* an event came after ws_feed returned -1 */
     bool has_failed;
 };
@@ -203,6 +204,18 @@ static void on_end(void *ctx)
     struct rec *r = ctx;
     event_start(r);
     bytes_add(&r->log, "end", 3);
+}
+
+/* A whole message is logged as its three calls would be, so that every
+ * outcome can be compared with the run that has no such event. */
+static void on_message(void *ctx, enum ws_opcode op, const uint8_t *p, size_t len)
+{
+    struct rec *r = ctx;
+    r->whole_messages++;
+    on_begin(ctx, op);
+    if (len)
+        on_data(ctx, p, len);
+    on_end(ctx);
 }
 
 static void on_ping(void *ctx, const uint8_t *p, size_t len)
@@ -371,22 +384,31 @@ static void describe_out(struct bytes *s, const uint8_t *p, size_t len, bool wan
 
 enum { PRE_NONE, PRE_CLOSE };
 
+/* The events a run asks for. Without the frame trace a whole frame that is
+ * all in one piece takes the engine's one-step path; with the message event
+ * too, it is given in one call. Every outcome must be the same. */
+enum { EV_TRACE, EV_PLAIN, EV_WHOLE };
+
 struct setup {
     enum ws_role role;
     uint64_t max;
-    unsigned pre; /* PRE_CLOSE: ws_send_close(1000, "bye") before feeding */
+    unsigned pre;    /* PRE_CLOSE: ws_send_close(1000, "bye") before feeding */
+    unsigned events; /* EV_TRACE (the default), EV_PLAIN, EV_WHOLE */
 };
 
 struct outcome {
     struct bytes summary; /* events ; state ; out */
     struct bytes full;    /* summary, reason, headers, data hash */
+    struct bytes core;    /* full without the headers (which only EV_TRACE sees) */
     struct bytes data;    /* delivered message bytes */
+    size_t whole_messages;
 };
 
 static void outcome_free(struct outcome *o)
 {
     bytes_free(&o->summary);
     bytes_free(&o->full);
+    bytes_free(&o->core);
     bytes_free(&o->data);
 }
 
@@ -400,6 +422,10 @@ static void conn_init(struct ws_conn *c, struct rec *r, const struct setup *s)
                    .message_data = on_data, .message_end = on_end, .ping = on_ping,
                    .pong = on_pong, .close = on_close},
     };
+    if (s->events != EV_TRACE)
+        cfg.events.frame = NULL;
+    if (s->events == EV_WHOLE)
+        cfg.events.message = on_message;
     memset(r, 0, sizeof(*r));
     ws_init(c, &cfg);
 }
@@ -463,7 +489,9 @@ static void run(const struct setup *s, const uint8_t *in, size_t len, const size
     bytes_printf(&o->full, " ; reason '%s' ; data %zu #%08x ; peer close %d %u ; sent close %u ; ",
                  c.error.reason, r.data.len, (unsigned)fnv(r.data.p, r.data.len),
                  (int)c.has_peer_close, c.peer_close_code, c.sent_close_code);
+    bytes_add(&o->core, o->full.p, o->full.len);
     bytes_add(&o->full, bytes_str(&r.hdrs), r.hdrs.len);
+    o->whole_messages = r.whole_messages;
     bytes_add(&o->data, r.data.p, r.data.len);
     rec_free(&r);
     ws_free(&c);
@@ -487,9 +515,60 @@ static size_t split_offsets(size_t len, size_t *out)
     return n;
 }
 
+static const char *const event_names[] = {"", "without the frame trace",
+                                          "with the whole-message event"};
+
+/* Without the frame trace, and with the whole-message event: the same
+ * outcome as with the trace (want), fed whole, split in two at every
+ * offset and one byte at a time. */
+static void check_variants(const char *name, const struct setup *s, const uint8_t *in,
+                           size_t len, struct outcome *want, const size_t *offs,
+                           size_t noffs)
+{
+    const char *rn = role_name(s->role);
+    for (unsigned ev = EV_PLAIN; ev <= EV_WHOLE; ev++) {
+        struct setup sv = *s;
+        sv.events = ev;
+        struct outcome got;
+        run(&sv, in, len, NULL, 0, &got);
+        bool is_same = strcmp(bytes_str(&got.core), bytes_str(&want->core)) == 0;
+        size_t bad_at = SIZE_MAX;
+        for (size_t k = 0; k < noffs && is_same && bad_at == SIZE_MAX; k++) {
+            struct outcome split;
+            run(&sv, in, len, &offs[k], 1, &split);
+            if (strcmp(bytes_str(&split.core), bytes_str(&want->core)) != 0)
+                bad_at = offs[k];
+            outcome_free(&split);
+        }
+        if (is_same && bad_at == SIZE_MAX) {
+            size_t *each = malloc((len ? len : 1) * sizeof(*each));
+            if (!each)
+                abort();
+            for (size_t i = 0; i + 1 < len; i++)
+                each[i] = i + 1;
+            struct outcome bytewise;
+            run(&sv, in, len, each, len ? len - 1 : 0, &bytewise);
+            if (strcmp(bytes_str(&bytewise.core), bytes_str(&want->core)) != 0)
+                bad_at = 0;
+            outcome_free(&bytewise);
+            free(each);
+        }
+        if (!tap_ok(is_same && bad_at == SIZE_MAX,
+                    "%s (%s): same outcome %s, whole, split and byte by byte", name, rn,
+                    event_names[ev])) {
+            tap_diag("trace: %s", bytes_str(&want->core));
+            tap_diag("whole: %s", bytes_str(&got.core));
+            if (bad_at != SIZE_MAX)
+                tap_diag("differs split at %zu (0: byte by byte)", bad_at);
+        }
+        outcome_free(&got);
+    }
+}
+
 /* The whole check of one input: whole against the expectation, then every
  * split and the byte-at-a-time feed against the whole; failing or closed
- * outcomes must also ignore a valid frame and a ping appended after them. */
+ * outcomes must also ignore a valid frame and a ping appended after them.
+ * Then the same without the frame trace and with the whole-message event. */
 static void check_input(const char *name, const struct setup *s, const uint8_t *in, size_t len,
                         const char *expect, const struct bytes *expect_data)
 {
@@ -527,6 +606,7 @@ static void check_input(const char *name, const struct setup *s, const uint8_t *
         tap_diag("split: %s", bytes_str(&split.full));
     }
     outcome_free(&split);
+    check_variants(name, s, in, len, &whole, offs, noffs);
 
     for (size_t i = 0; i + 1 < len; i++)
         offs[i] = i + 1;
@@ -921,7 +1001,7 @@ static void check_vec(const struct vec *v)
         struct bytes in = {0};
         for (size_t i = 0; i < MAX_FRAMES && !fr_is_end(&v->f[i]); i++)
             add_frame(&in, (enum ws_role)role, &v->f[i]);
-        struct setup s = {(enum ws_role)role, v->max, v->pre};
+        struct setup s = {(enum ws_role)role, v->max, v->pre, EV_TRACE};
         check_input(v->name, &s, in.p ? in.p : (const uint8_t *)"", in.len, v->expect, NULL);
         bytes_free(&in);
     }
@@ -1012,7 +1092,7 @@ static void test_header_variants(void)
                     esc(&expect, want.p, n);
                 }
                 bytes_printf(&expect, "|end ; OPEN ; -");
-                struct setup s = {(enum ws_role)role, 0, 0};
+                struct setup s = {(enum ws_role)role, 0, 0, EV_TRACE};
                 check_input(name, &s, in.p, in.len, bytes_str(&expect), &want);
 
                 /* the frame event sees the header as sent */
@@ -1047,7 +1127,7 @@ static void test_header_variants(void)
         struct bytes in = {0};
         for (size_t i = 0; i < 3; i++)
             add_frame(&in, (enum ws_role)role, &f[i]);
-        struct setup s = {(enum ws_role)role, 0, 0};
+        struct setup s = {(enum ws_role)role, 0, 0, EV_TRACE};
         check_input("RFC 6455 5.4: fragments with 16-bit and 64-bit lengths", &s, in.p, in.len,
                     "begin BINARY|data 70307|end ; OPEN ; -", &want);
         bytes_free(&in);
@@ -1076,7 +1156,7 @@ static void test_ping_125(void)
 static struct ws_conn *new_conn(struct ws_conn *c, struct rec *r, enum ws_role role,
                                 uint64_t max)
 {
-    struct setup s = {role, max, 0};
+    struct setup s = {role, max, 0, EV_TRACE};
     conn_init(c, r, &s);
     return c;
 }
@@ -1210,7 +1290,7 @@ struct sent {
 
 static void sent_init(struct sent *s, enum ws_role role)
 {
-    struct setup st = {role, 0, 0};
+    struct setup st = {role, 0, 0, EV_TRACE};
     conn_init(&s->c, &s->r, &st);
     s->seed = 12345;
     s->c.cfg.random = random_lcg;
@@ -1227,7 +1307,8 @@ static void sent_free(struct sent *s)
  * at a time for small outputs; returns its event summary. */
 static void decode_with_peer(struct ws_conn *from, struct outcome *o)
 {
-    struct setup s = {from->cfg.role == WS_ROLE_CLIENT ? WS_ROLE_SERVER : WS_ROLE_CLIENT, 0, 0};
+    struct setup s = {from->cfg.role == WS_ROLE_CLIENT ? WS_ROLE_SERVER : WS_ROLE_CLIENT, 0, 0,
+                      EV_TRACE};
     size_t len = buf_size(&from->out);
     run(&s, buf_head(&from->out), len, NULL, 0, o);
 }
@@ -1569,6 +1650,77 @@ static void test_header_fails_at_first_bad_byte(void)
     }
 }
 
+/* RFC 6455 5.3: the client masks every payload length alike, whatever
+ * part of it the word-at-a-time masking covers (32, 8, then single bytes). */
+static void test_mask_every_length(void)
+{
+    size_t wrong = 0, first = SIZE_MAX;
+    for (size_t n = 0; n <= 80; n++) {
+        struct sent s;
+        sent_init(&s, WS_ROLE_CLIENT);
+        struct bytes pay = {0};
+        pattern(&pay, n, false);
+        struct dframe f = {0};
+        const uint8_t *p = pay.p ? pay.p : (const uint8_t *)"";
+        bool ok = ws_send_message(&s.c, WS_OP_BINARY, p, n) == 0 &&
+                  parse_frame(buf_head(&s.c.out), buf_size(&s.c.out), &f) == buf_size(&s.c.out) &&
+                  f.has_mask && f.len == n && (!n || memcmp(f.payload, p, n) == 0);
+        if (!ok && first == SIZE_MAX)
+            first = n;
+        wrong += !ok;
+        free(f.payload);
+        bytes_free(&pay);
+        sent_free(&s);
+    }
+    if (!tap_ok(wrong == 0,
+                "RFC 6455 5.3: masked payloads of every length 0..80 unmask to what was sent"))
+        tap_diag("%zu wrong, the first of %zu bytes", wrong, first);
+}
+
+/* The whole-message event carries exactly the messages that came whole in
+ * one frame and one piece; the rest keep the three calls. */
+static void test_whole_message_event(void)
+{
+    static const struct {
+        const char *name;
+        enum ws_role role;
+        uint64_t max;
+        struct fr frames[MAX_FRAMES];
+        size_t cut; /* 0: fed whole */
+        size_t want;
+    } cases[] = {
+        {"text, binary, empty and 16-bit-length frames", WS_ROLE_CLIENT, 0,
+         {{0x81, P("hi"), 0}, {0x82, P("\x00\xff"), 0}, {0x81, NULL, 0, 0},
+          {0x81, NULL, 300, F_TEXT}},
+         0, 4},
+        {"masked frames to a server", WS_ROLE_SERVER, 0,
+         {{0x81, P("hi"), 0}, {0x82, NULL, 200, 0}}, 0, 2},
+        {"a frame cut in two pieces", WS_ROLE_CLIENT, 0,
+         {{0x81, P("hi"), 0}, {0x81, P("yo"), 0}}, 3, 1},
+        {"a fragmented message", WS_ROLE_CLIENT, 0, {{0x01, P("h"), 0}, {0x80, P("i"), 0}}, 0, 0},
+        {"a 64-bit length", WS_ROLE_CLIENT, 0, {{0x82, NULL, 70000, 0}}, 0, 0},
+        {"invalid UTF-8", WS_ROLE_CLIENT, 0, {{0x81, P("a\xff"), 0}}, 0, 0},
+        {"UTF-8 cut at the end", WS_ROLE_CLIENT, 0, {{0x81, P("a\xc3"), 0}}, 0, 0},
+        {"over --max-message", WS_ROLE_CLIENT, 3, {{0x81, P("abcd"), 0}}, 0, 0},
+        {"a ping between messages", WS_ROLE_CLIENT, 0,
+         {{0x81, P("a"), 0}, {0x89, P("p"), 0}, {0x81, P("b"), 0}}, 0, 2},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct bytes in = {0};
+        for (const struct fr *f = cases[i].frames; !fr_is_end(f); f++)
+            add_frame(&in, cases[i].role, f);
+        struct setup s = {cases[i].role, cases[i].max, PRE_NONE, EV_WHOLE};
+        struct outcome o;
+        size_t cut = cases[i].cut;
+        run(&s, in.p, in.len, cut ? &cut : NULL, cut ? 1 : 0, &o);
+        if (!tap_ok(o.whole_messages == cases[i].want, "whole-message event: %s: %zu of them",
+                    cases[i].name, cases[i].want))
+            tap_diag("got %zu: %s", o.whole_messages, bytes_str(&o.summary));
+        outcome_free(&o);
+        bytes_free(&in);
+    }
+}
+
 int main(void)
 {
     test_header_fails_at_first_bad_byte();
@@ -1584,5 +1736,7 @@ int main(void)
     test_close_reason();
     test_send_raw();
     test_names();
+    test_mask_every_length();
+    test_whole_message_event();
     return tap_done();
 }
