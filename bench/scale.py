@@ -9,14 +9,14 @@
 
 Three groups, each server started afresh on 127.0.0.1 for every client count:
 - echo servers: `wsc -l 0 --echo`, Python websockets (bench/echo_python.py), Node ws
-  (bench/echo_node.js; ws from tests/node/node_modules);
+  (bench/server_node.js; ws from tests/node/node_modules);
 - a process per client: `websocketd cat`, and `wsc -l 0 --exec cat` once `src/wsc --help`
   lists --exec;
 - relays to a TCP echo (bench/tcpecho.c): websockify, `wsc -l 0 --forward`
   once `src/wsc --help` lists --forward, a socat TCP relay (raw TCP: load -r), and
   tcpecho itself (raw TCP, no relay: the floor).
 With --fanout, the fan-out group instead: `wsc -l 0` and a Node ws broadcast server
-(bench/fanout_node.js), each fed by a pipe from this driver, every line of which goes to
+(bench/server_node.js --fanout), each fed by a pipe from this driver, every line of which goes to
 every client (load -m fanout): first --paced messages one at a time, then a flood.
 Servers whose program is missing are left out with a note. Every load run is bounded
 (load -t) and every server is killed at the end. Prints a Markdown table; --json keeps
@@ -104,7 +104,7 @@ def server_table(args, tcpecho_port):
     t["python-websockets"] = ("echo", lambda: Server([PYTHON, os.path.join(
         HERE, "echo_python.py")]), [])
     if shutil.which("node"):
-        t["node-ws"] = ("echo", lambda: Server(["node", os.path.join(HERE, "echo_node.js")],
+        t["node-ws"] = ("echo", lambda: Server(["node", os.path.join(HERE, "server_node.js")],
                                                env=node_env), [])
     if re.search(r"--exec\b(?!ute)", help_text):
         t["wsc --exec cat"] = ("process", lambda: Server(
@@ -144,7 +144,7 @@ def fanout_table(args):
     t = {"wsc": lambda: Server([args.wsc, "-l", "0", "-q", "--max-clients", most,
                                 *args.wsc_arg], port_from="stderr", stdin=pipe)}
     if shutil.which("node"):
-        t["node-ws"] = lambda: Server(["node", os.path.join(HERE, "fanout_node.js")],
+        t["node-ws"] = lambda: Server(["node", os.path.join(HERE, "server_node.js"), "--fanout"],
                                       env=node_env, stdin=pipe)
     return t
 

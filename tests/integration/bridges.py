@@ -78,14 +78,6 @@ def pid_alive(pid):
     return True
 
 
-def rss_anon_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1])
-    return -1
-
-
 def script(name, body):
     path = t.tmpfile(name)
     with open(path, "w") as f:
@@ -303,9 +295,9 @@ def exec_flood_bounded_memory():
               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
     s.recv(4096)  # the 101; then the client never reads
     time.sleep(3)
-    first = rss_anon_kib(proc.proc.pid)
+    first = t.rss_anon_kib(proc.proc.pid)
     time.sleep(2)
-    second = rss_anon_kib(proc.proc.pid)
+    second = t.rss_anon_kib(proc.proc.pid)
     if t.is_sanitized():
         t.skip("a process flooding a client that never reads: bounded memory", "sanitizer build")
     else:

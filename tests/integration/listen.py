@@ -1063,14 +1063,6 @@ def hostile_disconnects():
          "stderr: clients gone after the 101 are reported as disconnected", err_text(proc))
 
 
-def rss_anon_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1])
-    return -1
-
-
 @t.test
 def idle_clients_cost_little_memory():
     # An idle client costs its connection's state and nothing more: no buffer
@@ -1079,7 +1071,7 @@ def idle_clients_cost_little_memory():
     n = 400
     port, proc = t.listen("--echo", "-q", "--max-clients", str(n))
     time.sleep(0.2)
-    start = rss_anon_kib(proc.proc.pid)
+    start = t.rss_anon_kib(proc.proc.pid)
     socks, opened, echoed = [], 0, 0
     try:
         for _ in range(n):
@@ -1092,7 +1084,7 @@ def idle_clients_cost_little_memory():
             frame = read_frame(s, rest)
             echoed += frame is not None and frame.payload == b"m" * 64
         time.sleep(1.5)  # a turn without output passes: the buffers go back
-        per_client = (rss_anon_kib(proc.proc.pid) - start) / n
+        per_client = (t.rss_anon_kib(proc.proc.pid) - start) / n
     finally:
         for s, _ in socks:
             s.close()

@@ -416,6 +416,18 @@ def wait_err(proc, pattern, timeout=5):
         time.sleep(0.02)
 
 
+def rss_anon_kib(pid):
+    """A process's private memory (RssAnon) in KiB; -1 if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
