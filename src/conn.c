@@ -29,10 +29,10 @@ int conn_random(void *ctx, uint8_t *p, size_t n)
 }
 
 /* A copy of p[0, len) up to its first NUL, or NULL when that is empty or
- * memory is short. */
+ * memory is short. p may be NULL when len is 0 (a close without a reason). */
 static char *text_dup(const char *p, size_t len)
 {
-    len = strnlen(p, len);
+    len = len ? strnlen(p, len) : 0;
     char *t = len ? malloc(len + 1) : NULL;
     if (!t)
         return NULL;
