@@ -155,6 +155,10 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
         nghttp2_session_consume_connection(ng, len);
         return 0;
     }
+    if (st->is_orphan) { /* no one reads it any more */
+        nghttp2_session_consume(ng, id, len);
+        return 0;
+    }
     /* flow control bounds st->in: nghttp2 refuses DATA beyond our window */
     if (buf_append(&st->in, data, len) != 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
@@ -165,6 +169,10 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id, const u
 static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void *user)
 {
     struct h2_stream *st = find_stream(user, id);
+    if (st && st->is_orphan) {
+        h2_stream_drop_orphan(user, st);
+        return 0;
+    }
     if (st) {
         st->is_closed = true;
         st->close_code = code;
@@ -175,9 +183,15 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
 
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
 {
-    struct h2_stream *st = find_stream(user, frame->hd.stream_id);
+    struct h2_session *h = user;
+    struct h2_stream *st = find_stream(h, frame->hd.stream_id);
     if (st && frame->hd.type == NGHTTP2_RST_STREAM)
         st->is_reset_by_us = true;
+    if (st && frame->hd.type == NGHTTP2_DATA && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+        st->is_end_sent = true;
+        if (st->is_orphan)
+            h2_end_peer(h, st);
+    }
     return 0;
 }
 
@@ -519,7 +533,7 @@ bool h2_session_is_done(const struct h2_session *h)
     if (!h->is_dead)
         return false;
     for (const struct h2_stream *st = h->streams; st; st = st->next)
-        if (!st->is_accepted && st->is_head_done)
+        if (!st->is_accepted && !st->is_orphan && st->is_head_done)
             return false;
     return true;
 }

@@ -61,6 +61,8 @@ struct h2_stream {
     bool is_closed;            /* nghttp2 is done with it */
     uint32_t close_code;
     bool is_reset_by_us;       /* nghttp2 or we sent its RST_STREAM */
+    bool is_end_sent;          /* our END_STREAM went out */
+    bool is_orphan;            /* its caller let go before our END_STREAM went out */
     bool caller_wants_read;
     bool has_news;             /* something a read must report came */
     const char *body;          /* server: an error answer's content; borrowed */
@@ -87,5 +89,12 @@ bool h2_has_accepted(const struct h2_session *h);
 struct h2_stream *h2_stream_new(struct h2_session *h);
 void h2_stream_destroy(struct h2_stream *st);
 void h2_submit_request(struct h2_session *h, struct h2_stream *st);
+/* Our side of st is complete (END_STREAM sent) and its caller is gone: a
+ * peer that has not ended its side is told it need not (RST_STREAM
+ * NO_ERROR, RFC 9113 8.1). Otherwise the stream would stay half-closed and
+ * count against SETTINGS_MAX_CONCURRENT_STREAMS for the connection's life. */
+void h2_end_peer(struct h2_session *h, struct h2_stream *st);
+/* Frees a stream whose caller let go once nghttp2 is done with it. */
+void h2_stream_drop_orphan(struct h2_session *h, struct h2_stream *st);
 
 #endif

@@ -164,6 +164,18 @@ static void unlink_stream(struct h2_session *h, struct h2_stream *st)
     }
 }
 
+void h2_end_peer(struct h2_session *h, struct h2_stream *st)
+{
+    if (!st->is_remote_ended && !st->is_closed)
+        nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+}
+
+void h2_stream_drop_orphan(struct h2_session *h, struct h2_stream *st)
+{
+    unlink_stream(h, st);
+    h2_stream_destroy(st);
+}
+
 void h2_stream_destroy(struct h2_stream *st)
 {
     buf_free(&st->in);
@@ -178,10 +190,22 @@ static void h2_free(struct stream *s)
     struct h2_stream *st = s->impl;
     struct h2_session *h = st->h;
     s->fd = -1; /* the session's socket: closed with the session */
-    if (!h->is_dead && st->id > 0 && !st->is_closed && !st->wants_end)
+    bool is_open = !h->is_dead && st->id > 0 && !st->is_closed;
+    if (is_open && !st->wants_end) {
         nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
-    unlink_stream(h, st);
-    h2_stream_destroy(st);
+    } else if (is_open && !st->is_end_sent) {
+        /* our last bytes and END_STREAM are still to go: the stream
+         * outlives its caller, and ends as below once they are out */
+        st->is_orphan = true;
+        st->is_accepted = false;
+        st->self = NULL;
+    } else if (is_open) {
+        h2_end_peer(h, st);
+    }
+    if (!st->is_orphan) {
+        unlink_stream(h, st);
+        h2_stream_destroy(st);
+    }
     if (!h2_has_accepted(h) && (h->is_server ? h->is_released : !h->is_kept))
         h2_session_free(h);
     else
@@ -360,7 +384,7 @@ struct stream *h2_server_accept(struct h2_session *h)
     /* the oldest first: streams are linked newest first */
     struct h2_stream *found = NULL;
     for (struct h2_stream *st = h->streams; st; st = st->next)
-        if (!st->is_accepted && st->is_head_done)
+        if (!st->is_accepted && !st->is_orphan && st->is_head_done)
             found = st;
     if (!found)
         return NULL;

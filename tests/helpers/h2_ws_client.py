@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 """A WebSocket client over HTTP/2 (RFC 8441) on python3-h2, for wsc's listen mode.
 
-    h2_ws_client.py PORT STREAMS [--tls CAFILE] [--path P] [--origin O]
+    h2_ws_client.py PORT STREAMS [--tls CAFILE] [--path P] [--origin O] [--one-by-one]
 
 One HTTP/2 connection (h2c with prior knowledge, or TLS with ALPN h2), then STREAMS
 extended CONNECTs on it, each a WebSocket. On every open stream it sends a text message
@@ -10,6 +10,11 @@ extended CONNECTs on it, each a WebSocket. On every open stream it sends a text 
 4000 + K and reads the close reply. Prints one JSON object: the server's SETTINGS, each
 stream's :status, echoed messages (text as is, binary as sha256 and length), close code
 received, and whether the server ended the stream. Exits 0 when it ran to the end.
+
+--one-by-one opens each stream only when the one before has ended, and never sends
+END_STREAM itself, as a proxy that keeps its side of every tunnel open might: each
+stream must then be ended by the server (END_STREAM, then RST_STREAM NO_ERROR), or the
+server's SETTINGS_MAX_CONCURRENT_STREAMS would stop the run.
 """
 
 import hashlib
@@ -33,6 +38,7 @@ def main():
     tls_ca = args[args.index("--tls") + 1] if "--tls" in args else None
     path = args[args.index("--path") + 1] if "--path" in args else "/"
     origin = args[args.index("--origin") + 1] if "--origin" in args else None
+    one_by_one = "--one-by-one" in args
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     if tls_ca:
         ctx = ssl.create_default_context(cafile=tls_ca)
@@ -90,7 +96,8 @@ def main():
 
     # RFC 8441 3: extended CONNECT only once the server's SETTINGS allow it.
     pump(lambda: "8" in result["settings"])
-    for k in range(count):
+
+    def open_stream(k):
         sid = conn.get_next_available_stream_id()
         headers = [(":method", "CONNECT"), (":protocol", "websocket"),
                    (":scheme", "https" if tls_ca else "http"), (":path", path),
@@ -100,8 +107,8 @@ def main():
         conn.send_headers(sid, headers)
         streams[sid] = {"k": k, "messages": [], "close": None, "ended": False}
         bufs[sid] = bytearray()
-    sock.sendall(conn.data_to_send())
-    pump(lambda: all("status" in s or "reset" in s for s in streams.values()))
+        return sid
+
     blob = bytes(range(256)) * 390 + b"end"
 
     def send(sid, data):
@@ -111,15 +118,32 @@ def main():
             conn.send_data(sid, data[i:i + size])
             sock.sendall(conn.data_to_send())
 
-    for sid, st in streams.items():
-        if st.get("status") != "200":
-            continue
+    def exchange(sid, st):
         k = st["k"]
         send(sid, wsframe.encode(wsframe.OP_TEXT, f"stream {k}", mask=True))
         send(sid, wsframe.encode(wsframe.OP_BINARY, blob[:65000], mask=True))
         pump(lambda: len(st["messages"]) >= 2)
         send(sid, wsframe.encode(wsframe.OP_CLOSE, wsframe.close_payload(4000 + k), mask=True))
         pump(lambda: st["close"] is not None)
+
+    if one_by_one:
+        for k in range(count):
+            sid = open_stream(k)
+            sock.sendall(conn.data_to_send())
+            st = streams[sid]
+            pump(lambda: "status" in st or "reset" in st)
+            if st.get("status") == "200":
+                exchange(sid, st)
+            # the server ends its side, then releases ours
+            pump(lambda: "reset" in st or conn.open_outbound_streams == 0)
+    else:
+        for k in range(count):
+            open_stream(k)
+        sock.sendall(conn.data_to_send())
+        pump(lambda: all("status" in s or "reset" in s for s in streams.values()))
+        for sid, st in streams.items():
+            if st.get("status") == "200":
+                exchange(sid, st)
     pump(lambda: all(s.get("ended") or "reset" in s or s.get("status") != "200"
                      for s in streams.values()))
     result["blob"] = {"len": 65000, "sha256": hashlib.sha256(blob[:65000]).hexdigest()}

@@ -431,6 +431,27 @@ def listen_h2c_streams_and_http11_on_one_port():
 
 
 @t.test
+def listen_h2_ends_streams_a_peer_leaves_open():
+    # A proxy in front (nghttpx does this) may never end its side of a tunnel. Each
+    # stream must still be over for wsc once its WebSocket is: past 100 of them
+    # (SETTINGS_MAX_CONCURRENT_STREAMS), no new stream could open.
+    if not need(HAS_H2, "-l --http2: streams a peer leaves open"):
+        return
+    port, proc = listen_echo("--http2", "--max-clients", "200")
+    res, p = h2_client(port, 150, "--one-by-one")
+    streams = res.get("streams", {})
+    t.is_(len(streams), 150, "150 WebSockets one after another on one connection",
+          p.stderr[-2000:])
+    done = [s for s in streams.values()
+            if s.get("status") == "200" and s.get("close") == 4000 + s["k"]
+            and len(s.get("messages", [])) == 2]
+    t.is_(len(done), 150, "each echoed both messages and answered its close")
+    t.is_(sorted({(s.get("ended"), s.get("reset")) for s in streams.values()}), [(True, 0)],
+          "wsc ended each stream, then released the client's side (RST_STREAM NO_ERROR)")
+    proc.stop()
+
+
+@t.test
 def listen_h2_over_tls():
     if not need(HAS_H2, "-l --http2 --cert: python3-h2 client"):
         return
