@@ -315,6 +315,18 @@ int conn_send_raw(struct conn *c, const struct ws_frame_header *h, const void *p
     return ws_send_raw(&c->ws, h, p);
 }
 
+/* How long the peer has to answer our close: --close-timeout without a byte
+ * from it, and CLOSE_WAIT_ROUNDS times that in all (a peer that never stops
+ * sending still ends). Runs from when our last byte left. */
+#define CLOSE_WAIT_ROUNDS 10
+
+static void start_close_wait(struct conn *c)
+{
+    double t = c->env->opt->close_timeout;
+    c->deadline = conn_ms_from(t);
+    c->close_wait_cap = conn_ms_from(t * CLOSE_WAIT_ROUNDS);
+}
+
 void conn_close(struct conn *c, unsigned code, const char *reason)
 {
     c->is_closing = true;
@@ -324,7 +336,7 @@ void conn_close(struct conn *c, unsigned code, const char *reason)
     ws_send_close(&c->ws, code, reason, len);
     tap_close(c->taps, true, code ? code : WS_CLOSE_NO_STATUS, (const uint8_t *)reason, len);
     c->res.sent_code = code;
-    c->deadline = conn_ms_from(c->env->opt->close_timeout);
+    start_close_wait(c);
 }
 
 /* ---- life ---- */
@@ -498,6 +510,12 @@ static void read_frames(struct conn *c)
     }
     if (c->phase == CONN_OPEN)
         conn_feed(c, c->env->rbuf, (size_t)n);
+    /* A peer still sending is alive: its close reply may be queued behind
+     * what it sends (a large echo over a slow link). */
+    if (c->phase == CONN_OPEN && c->ws.state == WS_STATE_CLOSE_SENT && c->close_wait_cap) {
+        long next = conn_ms_from(c->env->opt->close_timeout);
+        c->deadline = next < c->close_wait_cap ? next : c->close_wait_cap;
+    }
     /* In CONN_DRAIN whatever still arrives is discarded. */
 }
 
@@ -528,7 +546,7 @@ static void write_out(struct conn *c)
         if (c->phase == CONN_DRAIN)
             c->deadline = net_now_ms() + DRAIN_MS;
         else if (c->phase == CONN_OPEN && c->has_ws && c->ws.state == WS_STATE_CLOSE_SENT)
-            c->deadline = conn_ms_from(c->env->opt->close_timeout);
+            start_close_wait(c);
         if (!buf_size(b))
             b = pending_output(c);
     }
@@ -616,7 +634,12 @@ static void check_timer(struct conn *c, long now)
         c->phase = CONN_DONE;
         break;
     case CONN_OPEN:
-        conn_finish(c, OUTCOME_NO_CLOSE_REPLY, "no close reply within %g s", opt->close_timeout);
+        if (c->close_wait_cap && now >= c->close_wait_cap)
+            conn_finish(c, OUTCOME_NO_CLOSE_REPLY, "no close reply within %g s, the peer sending "
+                        "all along", opt->close_timeout * CLOSE_WAIT_ROUNDS);
+        else
+            conn_finish(c, OUTCOME_NO_CLOSE_REPLY, "no close reply within %g s",
+                        opt->close_timeout);
         c->phase = CONN_DONE;
         break;
     default:

@@ -131,6 +131,8 @@ struct conn {
     struct ws_conn ws;          /* valid from CONN_OPEN on */
     bool has_ws;
     long deadline;              /* ms; 0: none */
+    long close_wait_cap;        /* ms: the peer's bytes push the wait for its close reply
+                                   (deadline) no further; 0: not waiting */
     long next_ping;             /* --ping-interval: when the next ping goes; 0: off */
     long pong_deadline;         /* a keepalive ping awaits its pong until then; 0: none */
     struct conn_timed_ping *timed_ping; /* owned; NULL: none waits */
