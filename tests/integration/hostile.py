@@ -141,14 +141,19 @@ def close_frame_without_tcp_close():
          f"{what}: wsc closes TCP itself", str(srv.events()))
 
 
+def paced(word, n, gap):
+    """raw_server actions: n text messages "WORD i", gap seconds apart."""
+    actions = []
+    for i in range(n):
+        actions += ["--text", f"{word} {i}", "--sleep", str(gap)]
+    return actions
+
+
 @t.test
 def close_reply_behind_a_slow_stream():
     # After our close the server goes on sending for longer than --close-timeout, a
     # message every 0.3 s, then answers: it is alive all along, nothing may be lost.
-    gaps = []
-    for i in range(6):
-        gaps += ["--text", f"late {i}", "--sleep", "0.3"]
-    srv = t.server("raw_server.py", "--wait-close", *gaps, "--close", "1000")
+    srv = t.server("raw_server.py", "--wait-close", *paced("late", 6, 0.3), "--close", "1000")
     r = t.run(["--close-timeout", "1", srv.url], input=b"", timeout=15)
     what = "a close reply behind 1.8 s of messages (--close-timeout 1)"
     t.exits(r, 0, f"{what}: exit 0")
@@ -159,10 +164,8 @@ def close_reply_behind_a_slow_stream():
 def peer_that_never_stops_after_our_close():
     # Bytes push the wait for the close reply, but only up to ten times
     # --close-timeout: a peer that never stops sending still ends.
-    gaps = []
-    for i in range(40):
-        gaps += ["--text", f"more {i}", "--sleep", "0.1"]
-    srv = t.server("raw_server.py", "--wait-close", *gaps, "--after", "ignore-close")
+    srv = t.server("raw_server.py", "--wait-close", *paced("more", 40, 0.1),
+                   "--after", "ignore-close")
     r = t.run(["--close-timeout", "0.2", srv.url], input=b"", timeout=15)
     what = "a peer sending on after our close (--close-timeout 0.2)"
     t.exits(r, 1, f"{what}: exit 1")

@@ -187,18 +187,6 @@ def record_node():
     check_recording(node_server(), "record against Node ws")
 
 
-def peak_rss_kib(proc):
-    """The highest resident set size of a running process so far (VmHWM), in KiB."""
-    try:
-        with open(f"/proc/{proc.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
 @t.test
 def record_large_message_bounded():
     srv = t.server("echo_server.py", "--max-size", str(64 << 20))
@@ -207,7 +195,7 @@ def record_large_message_bounded():
     wsc = t.spawn(["--record", rec, srv.url], input=big + b"\n", keep_stdin_open=False)
     peak = 0
     while wsc.proc.poll() is None:
-        peak = max(peak, peak_rss_kib(wsc) or 0)
+        peak = max(peak, t.peak_rss_kib(wsc))
         time.sleep(0.01)
     r = wsc.wait(60)
     t.exits(r, 0, "a 20 MiB message recorded: exit 0")

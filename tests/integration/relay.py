@@ -144,7 +144,7 @@ def slow_client_backpressure():
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     peak, end = 0, time.monotonic() + 2
     while time.monotonic() < end:
-        peak = max(peak, peak_rss_kib(relay))
+        peak = max(peak, t.peak_rss_kib(relay))
         time.sleep(0.02)
     buf, total, code = bytearray(rest), 0, None
     s.settimeout(10)
@@ -155,7 +155,7 @@ def slow_client_backpressure():
             if not chunk:
                 break
             buf += chunk
-            peak = max(peak, peak_rss_kib(relay))
+            peak = max(peak, t.peak_rss_kib(relay))
             continue
         del buf[:used]
         if frame.opcode == wsframe.OP_CLOSE:
@@ -175,17 +175,6 @@ def slow_client_backpressure():
     relay.stop()
 
 
-def peak_rss_kib(proc):
-    try:
-        with open(f"/proc/{proc.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 @t.test
 def slow_upstream_backpressure():
     up = t.server("ticker_server.py", "--silent", "--read-delay", "2")
@@ -198,7 +187,7 @@ def slow_upstream_backpressure():
     th.start()
     peak = 0
     while th.is_alive():
-        peak = max(peak, peak_rss_kib(relay))
+        peak = max(peak, t.peak_rss_kib(relay))
         time.sleep(0.02)
     got = up.wait_event(lambda e: len(up.events("message")) >= n, 10)
     lengths = [e.get("length") for e in up.events("message")]

@@ -416,16 +416,26 @@ def wait_err(proc, pattern, timeout=5):
         time.sleep(0.02)
 
 
-def rss_anon_kib(pid):
-    """A process's private memory (RssAnon) in KiB; -1 if it cannot be read."""
+def status_kib(pid, field):
+    """A size from /proc/PID/status (e.g. "RssAnon", "VmHWM") in KiB; -1 if unreadable."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("RssAnon:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
     return -1
+
+
+def rss_anon_kib(pid):
+    """A process's private memory (RssAnon) in KiB; -1 if it cannot be read."""
+    return status_kib(pid, "RssAnon")
+
+
+def peak_rss_kib(proc):
+    """The highest resident set size of a running Proc so far (VmHWM) in KiB; 0 if gone."""
+    return max(status_kib(proc.proc.pid, "VmHWM"), 0)
 
 
 def free_port():
