@@ -190,7 +190,7 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *
     if (st && frame->hd.type == NGHTTP2_DATA && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
         st->is_end_sent = true;
         if (st->is_orphan)
-            h2_end_peer(h, st);
+            h2_release_lingering(h);
     }
     return 0;
 }

@@ -89,11 +89,13 @@ bool h2_has_accepted(const struct h2_session *h);
 struct h2_stream *h2_stream_new(struct h2_session *h);
 void h2_stream_destroy(struct h2_stream *st);
 void h2_submit_request(struct h2_session *h, struct h2_stream *st);
-/* Our side of st is complete (END_STREAM sent) and its caller is gone: a
- * peer that has not ended its side is told it need not (RST_STREAM
- * NO_ERROR, RFC 9113 8.1). Otherwise the stream would stay half-closed and
- * count against SETTINGS_MAX_CONCURRENT_STREAMS for the connection's life. */
-void h2_end_peer(struct h2_session *h, struct h2_stream *st);
+/* Streams whose WebSocket is over and whose END_STREAM went out, but whose
+ * peer has not ended its side (a proxy may never do so): each counts
+ * against SETTINGS_MAX_CONCURRENT_STREAMS while it lasts. The newest
+ * LINGER_MAX are left to the peer; older ones are told they need not
+ * (RST_STREAM NO_ERROR, RFC 9113 8.1), by then long forwarded. */
+#define LINGER_MAX 16
+void h2_release_lingering(struct h2_session *h);
 /* Frees a stream whose caller let go once nghttp2 is done with it. */
 void h2_stream_drop_orphan(struct h2_session *h, struct h2_stream *st);
 

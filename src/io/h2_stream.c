@@ -164,10 +164,19 @@ static void unlink_stream(struct h2_session *h, struct h2_stream *st)
     }
 }
 
-void h2_end_peer(struct h2_session *h, struct h2_stream *st)
+void h2_release_lingering(struct h2_session *h)
 {
-    if (!st->is_remote_ended && !st->is_closed)
-        nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+    size_t kept = 0;
+    /* newest first: the oldest, long finished, are the ones released */
+    for (struct h2_stream *st = h->streams; st; st = st->next) {
+        if (!st->is_orphan || !st->is_end_sent || st->is_remote_ended || st->is_closed ||
+            st->is_reset_by_us)
+            continue;
+        if (++kept > LINGER_MAX) {
+            nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+            st->is_reset_by_us = true;
+        }
+    }
 }
 
 void h2_stream_drop_orphan(struct h2_session *h, struct h2_stream *st)
@@ -193,14 +202,14 @@ static void h2_free(struct stream *s)
     bool is_open = !h->is_dead && st->id > 0 && !st->is_closed;
     if (is_open && !st->wants_end) {
         nghttp2_submit_rst_stream(h->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
-    } else if (is_open && !st->is_end_sent) {
-        /* our last bytes and END_STREAM are still to go: the stream
-         * outlives its caller, and ends as below once they are out */
+    } else if (is_open) {
+        /* Our side is ending or ended; the peer's END_STREAM may follow.
+         * The stream outlives its caller until nghttp2 closes it: our last
+         * bytes still go out, and the peer gets time to forward them. */
         st->is_orphan = true;
         st->is_accepted = false;
         st->self = NULL;
-    } else if (is_open) {
-        h2_end_peer(h, st);
+        h2_release_lingering(h);
     }
     if (!st->is_orphan) {
         unlink_stream(h, st);

@@ -11,10 +11,10 @@ extended CONNECTs on it, each a WebSocket. On every open stream it sends a text 
 stream's :status, echoed messages (text as is, binary as sha256 and length), close code
 received, and whether the server ended the stream. Exits 0 when it ran to the end.
 
---one-by-one opens each stream only when the one before has ended, and never sends
-END_STREAM itself, as a proxy that keeps its side of every tunnel open might: each
-stream must then be ended by the server (END_STREAM, then RST_STREAM NO_ERROR), or the
-server's SETTINGS_MAX_CONCURRENT_STREAMS would stop the run.
+--one-by-one opens each stream only when the server has ended the one before, and never
+sends END_STREAM itself, as a proxy that keeps its side of every tunnel open might: the
+server must then release the client's side of old streams (RST_STREAM NO_ERROR), or
+its SETTINGS_MAX_CONCURRENT_STREAMS would stop the run.
 """
 
 import hashlib
@@ -134,8 +134,7 @@ def main():
             pump(lambda: "status" in st or "reset" in st)
             if st.get("status") == "200":
                 exchange(sid, st)
-            # the server ends its side, then releases ours
-            pump(lambda: "reset" in st or conn.open_outbound_streams == 0)
+            pump(lambda: st["ended"] or "reset" in st)  # the server ends its side
     else:
         for k in range(count):
             open_stream(k)

@@ -388,10 +388,10 @@ def hostile_data_after_end_stream():
 H2_CLIENT = os.path.join(t.HELPERS, "h2_ws_client.py")
 
 
-def h2_client(port, streams, *args):
+def h2_client(port, streams, *args, timeout=30):
     """Our python3-h2 client: `streams` WebSockets on one HTTP/2 connection."""
     p = subprocess.run([h2peers.SYSTEM_PYTHON, H2_CLIENT, str(port), str(streams)] + list(args),
-                       capture_output=True, timeout=30)
+                       capture_output=True, timeout=timeout)
     try:
         return json.loads(p.stdout), p
     except ValueError:
@@ -432,22 +432,25 @@ def listen_h2c_streams_and_http11_on_one_port():
 
 @t.test
 def listen_h2_ends_streams_a_peer_leaves_open():
-    # A proxy in front (nghttpx does this) may never end its side of a tunnel. Each
-    # stream must still be over for wsc once its WebSocket is: past 100 of them
-    # (SETTINGS_MAX_CONCURRENT_STREAMS), no new stream could open.
+    # A proxy in front (nghttpx does this) may never end its side of a tunnel. wsc
+    # leaves the newest 16 finished streams to it and releases older ones: were they
+    # all kept, past 100 (SETTINGS_MAX_CONCURRENT_STREAMS) no new stream could open.
     if not need(HAS_H2, "-l --http2: streams a peer leaves open"):
         return
     port, proc = listen_echo("--http2", "--max-clients", "200")
-    res, p = h2_client(port, 150, "--one-by-one")
+    res, p = h2_client(port, 110, "--one-by-one", timeout=120)
     streams = res.get("streams", {})
-    t.is_(len(streams), 150, "150 WebSockets one after another on one connection",
+    t.is_(len(streams), 110, "110 WebSockets one after another on one connection",
           p.stderr[-2000:])
     done = [s for s in streams.values()
             if s.get("status") == "200" and s.get("close") == 4000 + s["k"]
             and len(s.get("messages", [])) == 2]
-    t.is_(len(done), 150, "each echoed both messages and answered its close")
-    t.is_(sorted({(s.get("ended"), s.get("reset")) for s in streams.values()}), [(True, 0)],
-          "wsc ended each stream, then released the client's side (RST_STREAM NO_ERROR)")
+    t.is_(len(done), 110, "each echoed both messages and answered its close")
+    t.ok(all(s.get("ended") for s in streams.values()), "wsc ended each stream (END_STREAM)")
+    resets = [s.get("reset") for s in streams.values() if "reset" in s]
+    t.ok(len(resets) >= 110 - 16 - 4 and set(resets) == {0},
+         "wsc released the client's side of all but the newest (RST_STREAM NO_ERROR)",
+         f"{len(resets)} resets, codes {sorted(set(resets))}")
     proc.stop()
 
 
