@@ -32,15 +32,6 @@ def raw(*args):
 
 
 
-def wait_err(proc, pattern, timeout=5):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if re.search(pattern, proc.err):
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def cpu_seconds(proc):
     """User + system CPU time of a running process, from /proc."""
     with open(f"/proc/{proc.pid}/stat") as f:
@@ -91,7 +82,7 @@ def interrupted_while_waiting_to_reconnect():
     client.proc.stdin.flush()
     client.wait_out(lambda out: out == b"first\n", 5)
     srv.proc.kill()  # no close frame; the reconnection that follows is refused
-    waiting = wait_err(client, rb"attempt 2", 10)
+    waiting = t.wait_err(client, r"attempt 2", 10) is not None
     client.proc.send_signal(signal.SIGINT)
     r = client.wait(5)
     what = "SIGINT while waiting to reconnect after a refused reconnection"
@@ -272,7 +263,7 @@ def listen_interrupt_as_a_client_arrives():
 def listen_bad_utf8_on_stdin():
     port, srv = t.listen()
     clients = [t.spawn(["-w", "-1", f"ws://127.0.0.1:{port}/"]) for _ in range(2)]
-    t.ok(wait_err(srv, rb"client 2 connected"), "two clients connected", repr(srv.err))
+    t.ok(t.wait_err(srv, r"client 2 connected") is not None, "two clients connected", repr(srv.err))
     srv.proc.stdin.write(b"\xff\n")
     srv.proc.stdin.flush()
     r = srv.wait(10)
