@@ -12,7 +12,6 @@
 #include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,18 +23,13 @@
 #include "core/cmdline.h"
 #include "ends/end.h"
 #include "io/net.h"
+#include "io/spawn.h"
 #include "io/waiter.h"
 #include "ui/input.h"
 
 extern char **environ;
 
 enum { FD_OUT, FD_IN, FD_ERR, FD_PID };
-
-/* Processes started in one turn of the loop at most. A start waits for the
- * child's exec, milliseconds on a busy machine: without a bound, a burst of
- * clients held every other connection, and the handshakes of the next ones,
- * behind all of their starts. */
-#define STARTS_PER_TURN 8
 
 struct env {
     char **vars; /* owned, with each string */
@@ -45,7 +39,9 @@ struct env {
 struct child_end {
     struct local_end base;
     const struct options *opt;
-    bool is_starting;   /* opened: the process starts at a tick of the loop */
+    bool is_starting;   /* the start is under way on a spawn thread */
+    struct spawn_req spawn; /* reads argv, env and child_fds until it is over */
+    char **argv;        /* the command's words when plain, until it starts; owned */
     struct env env;     /* its environment until it starts; owned */
     int child_fds[3];   /* its stdin, stdout and stderr until it starts; owned */
     pid_t pid;          /* 0: not started */
@@ -247,61 +243,14 @@ static int pipe_nb(int fds[2], int ours)
     return net_set_nonblocking(fds[ours]);
 }
 
-/* Starts the program at path (searched in PATH when is_path) with fds as its stdin,
- * stdout and stderr. posix_spawn, not fork: the child shares wsc's memory
- * until it execs, so nothing of a parent holding thousands of clients is
- * copied, and no page of it turns copy-on-write. Returns 0 or an errno. */
-static int spawn(const char *path, char *const argv[], bool is_path, const int fds[3],
-                 char **envp, pid_t *pid)
-{
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    int rc = posix_spawn_file_actions_init(&fa);
-    if (rc != 0)
-        return rc;
-    rc = posix_spawnattr_init(&at);
-    if (rc != 0) {
-        posix_spawn_file_actions_destroy(&fa);
-        return rc;
-    }
-    for (int i = 0; i < 3 && rc == 0; i++)
-        rc = posix_spawn_file_actions_adddup2(&fa, fds[i], i);
-    /* Signals as a process started by a shell has them; wsc ignores
-     * SIGPIPE and catches SIGINT and SIGTERM. */
-    sigset_t none, dfl;
-    sigemptyset(&none);
-    sigemptyset(&dfl);
-    sigaddset(&dfl, SIGPIPE);
-    sigaddset(&dfl, SIGINT);
-    sigaddset(&dfl, SIGTERM);
-    if (rc == 0)
-        rc = posix_spawnattr_setsigmask(&at, &none);
-    if (rc == 0)
-        rc = posix_spawnattr_setsigdefault(&at, &dfl);
-    /* its own process group: a Ctrl-C at wsc's terminal is wsc's to handle */
-    if (rc == 0)
-        rc = posix_spawnattr_setpgroup(&at, 0);
-    if (rc == 0)
-        rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                               POSIX_SPAWN_SETPGROUP);
-    if (rc == 0) {
-        net_fd_limit_for_child(true);
-        rc = is_path ? posix_spawnp(pid, path, &fa, &at, argv, envp)
-                     : posix_spawn(pid, path, &fa, &at, argv, envp);
-        net_fd_limit_for_child(false);
-    }
-    posix_spawnattr_destroy(&at);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc;
-}
-
-/* The WebSocket is open: its pipes and environment are made now, while the
- * request is at hand, and the process starts at the next tick. */
+/* The WebSocket is open: its pipes and environment are made while the
+ * request is at hand, and the process starts on a spawn thread. */
 static int child_open(struct local_end *e, const struct conn_request *req, char *err,
                       size_t errlen)
 {
     struct child_end *x = (struct child_end *)e;
     int in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
+    bool is_plain = false;
     if (build_env(&x->env, x->opt, e->conn, req) != 0 || !x->env.vars) {
         snprintf(err, errlen, "cannot start the process: out of memory");
         env_free(&x->env);
@@ -324,65 +273,53 @@ static int child_open(struct local_end *e, const struct conn_request *req, char 
     x->child_fds[0] = in[0];
     x->child_fds[1] = out[1];
     x->child_fds[2] = er[1];
+    is_plain = cmdline_split(x->opt->exec_cmd, &x->argv) == CMDLINE_PLAIN;
+    /* Shell syntax, or a program that does not start (not found, not
+     * executable): sh runs it, or says why not in its own words and with
+     * its own status, as sh -c always did. */
+    x->spawn = (struct spawn_req){
+        .argv = is_plain ? x->argv : NULL,
+        .shell_cmd = x->opt->exec_cmd,
+        .envp = x->env.vars,
+        .fds = {x->child_fds[0], x->child_fds[1], x->child_fds[2]},
+        .fd_limit = net_fd_limit_for_child(),
+    };
+    int rc = spawn_submit(&x->spawn);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start the process: %s", strerror(rc));
+        return -1; /* child_free closes and frees the rest */
+    }
     x->is_starting = true;
     return 0;
 }
 
+/* What only the start needed. */
 static void drop_start(struct child_end *x)
 {
     x->is_starting = false;
     for (int i = 0; i < 3; i++)
         close_fd(&x->child_fds[i]);
     env_free(&x->env);
+    free(x->argv);
+    x->argv = NULL;
 }
 
-static int start_process(struct child_end *x, char *err, size_t errlen)
+/* The start is over. One that failed closes the connection with 1011, as
+ * an end that cannot open does. */
+static void started(struct child_end *x)
 {
-    pid_t pid;
-    char **argv;
-    int rc = -1;
-    if (cmdline_split(x->opt->exec_cmd, &argv) == CMDLINE_PLAIN)
-        rc = spawn(argv[0], argv, true, x->child_fds, x->env.vars, &pid);
-    free(argv);
-    /* Shell syntax, or a program that did not start (not found, not
-     * executable, a script without #!): sh runs it, or says why not in its
-     * own words and with its own status, as sh -c always did. */
-    if (rc != 0) {
-        char *sh_argv[] = {"sh", "-c", (char *)x->opt->exec_cmd, NULL};
-        rc = spawn("/bin/sh", sh_argv, false, x->child_fds, x->env.vars, &pid);
-    }
     drop_start(x);
-    if (rc != 0) {
-        snprintf(err, errlen, "cannot start the process: %s", strerror(rc));
-        return -1;
-    }
-    x->pid = pid;
-    x->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (x->is_conn_over) /* the client left while it waited to start */
-        x->term_at = net_now_ms() + (long)(x->opt->close_timeout * 1000.0);
-    return 0;
-}
-
-/* now is read once a turn: a new value is a new turn (two turns in one
- * millisecond share a budget). */
-static bool may_start(long now)
-{
-    static long turn = -1;
-    static int started;
-    if (now != turn) {
-        turn = now;
-        started = 0;
-    }
-    return started++ < STARTS_PER_TURN;
-}
-
-/* A process that cannot start closes the connection with 1011, as an end
- * that cannot open does. */
-static void start(struct child_end *x)
-{
-    char err[256];
-    if (start_process(x, err, sizeof(err)) == 0 || x->is_conn_over)
+    if (x->spawn.pid) {
+        x->pid = x->spawn.pid;
+        x->pidfd = (int)syscall(SYS_pidfd_open, x->pid, 0);
+        if (x->is_conn_over) /* the client left while it waited to start */
+            x->term_at = net_now_ms() + (long)(x->opt->close_timeout * 1000.0);
         return;
+    }
+    if (x->is_conn_over)
+        return;
+    char err[256];
+    snprintf(err, sizeof(err), "cannot start the process: %s", strerror(x->spawn.error));
     struct conn *c = x->base.conn;
     if (c->is_server)
         note(c->env->out, "client %u: %s", c->id, err);
@@ -476,7 +413,8 @@ static size_t child_poll_fds(struct local_end *e, struct pollfd *fds, size_t max
     fds[FD_OUT] = (struct pollfd){.fd = reads_out ? x->out_fd : -1, .events = POLLIN};
     fds[FD_IN] = (struct pollfd){.fd = buf_size(&x->to_child) ? x->in_fd : -1, .events = POLLOUT};
     fds[FD_ERR] = (struct pollfd){.fd = x->err_fd, .events = POLLIN};
-    fds[FD_PID] = (struct pollfd){.fd = x->has_exited ? -1 : x->pidfd, .events = POLLIN};
+    int pid_fd = x->is_starting ? x->spawn.done_fd : x->has_exited ? -1 : x->pidfd;
+    fds[FD_PID] = (struct pollfd){.fd = pid_fd, .events = POLLIN};
     return 4;
 }
 
@@ -551,8 +489,12 @@ static void child_on_ready(struct local_end *e, const struct pollfd *fds, size_t
         read_stderr(x);
     if (fds[FD_OUT].revents && x->out_fd >= 0)
         read_stdout(x);
-    if (fds[FD_PID].revents)
+    if (fds[FD_PID].revents && x->is_starting) {
+        if (spawn_finish(&x->spawn))
+            started(x);
+    } else if (fds[FD_PID].revents) {
         reap(x);
+    }
 }
 
 static bool has_more_output(int fd)
@@ -567,8 +509,6 @@ static bool has_more_output(int fd)
 static void child_tick(struct local_end *e, long now)
 {
     struct child_end *x = (struct child_end *)e;
-    if (x->is_starting && may_start(now))
-        start(x);
     if (x->pid && !x->has_exited && x->pidfd < 0)
         reap(x); /* no pidfd (an old kernel): poll for the exit */
     if (x->has_exited && !x->has_closed_conn) {
@@ -598,8 +538,6 @@ static void child_tick(struct local_end *e, long now)
 static long child_deadline(const struct local_end *e)
 {
     const struct child_end *x = (const struct child_end *)e;
-    if (x->is_starting)
-        return net_now_ms();
     if (x->pid && !x->has_exited && x->pidfd < 0)
         return net_now_ms() + 50;
     if (x->has_exited && !x->has_closed_conn && (x->is_conn_over || conn_can_send(e->conn)))
@@ -629,6 +567,10 @@ static bool child_is_done(const struct local_end *e)
 static void child_free(struct local_end *e)
 {
     struct child_end *x = (struct child_end *)e;
+    if (x->is_starting && !spawn_withdraw(&x->spawn)) {
+        spawn_wait(&x->spawn); /* it reads what is freed below */
+        x->pid = x->spawn.pid;
+    }
     if (x->pid && !x->has_exited) {
         kill(x->pid, SIGKILL); /* wsc is ending at once: no zombie is left */
         waitpid(x->pid, NULL, 0);
@@ -669,7 +611,7 @@ struct local_end *child_end_new(const struct options *opt)
         return NULL;
     x->base.ops = &child_ops;
     x->opt = opt;
-    x->pidfd = x->in_fd = x->out_fd = x->err_fd = -1;
+    x->pidfd = x->in_fd = x->out_fd = x->err_fd = x->spawn.done_fd = -1;
     for (int i = 0; i < 3; i++)
         x->child_fds[i] = -1;
     buf_init(&x->to_child, 0);

@@ -55,16 +55,9 @@ unsigned long net_raise_fd_limit(void)
     return (unsigned long)rl.rlim_cur;
 }
 
-void net_fd_limit_for_child(bool is_for_child)
+const struct rlimit *net_fd_limit_for_child(void)
 {
-    if (start_fd_limit.rlim_cur == own_fd_limit.rlim_cur)
-        return;
-    /* A lower soft limit closes nothing: it bounds only the numbers of
-     * descriptors opened after it, and wsc opens none before it is raised
-     * again (one thread). */
-    if (setrlimit(RLIMIT_NOFILE, is_for_child ? &start_fd_limit : &own_fd_limit) != 0) {
-        /* the child keeps wsc's limit: it still runs */
-    }
+    return start_fd_limit.rlim_cur == own_fd_limit.rlim_cur ? NULL : &start_fd_limit;
 }
 
 /* The numeric host and the port of a socket address (Unix: "unix", 0). */

@@ -49,11 +49,11 @@ int net_wait(int fd, short events, long deadline);
  * limit: listen mode holds one for each client. Returns the limit now in
  * force (ULONG_MAX: none), 0 when it cannot be read. */
 unsigned long net_raise_fd_limit(void);
-/* Puts back the soft limit wsc started with (is_for_child true) for a child
- * about to start, then wsc's raised one (false): many programs, such as
- * select() users, break under a large limit, and posix_spawn cannot set one.
- * Nothing to do when net_raise_fd_limit() changed nothing. */
-void net_fd_limit_for_child(bool is_for_child);
+/* The limit wsc started with, for its children (many programs, such as
+ * select() users, break under a large one); NULL when net_raise_fd_limit()
+ * changed nothing. */
+struct rlimit;
+const struct rlimit *net_fd_limit_for_child(void);
 /* Milliseconds on the monotonic clock: the time base of every deadline. */
 long net_now_ms(void);
 /* The local address of a socket, as host:port or [v6]:port. */

@@ -370,7 +370,7 @@ def exec_plain_command_without_a_shell():
 @t.test
 def exec_burst_of_clients_that_leave_at_once():
     # Handshake and close in one write, 20 clients at once: most are gone
-    # before their turn to start comes (a few starts a turn); each process
+    # before their process has started; each process
     # still runs once, and is reaped.
     made = os.path.join(t.tmpdir(), "burst")
     os.mkdir(made)
@@ -475,6 +475,48 @@ def soft_fd_limit(pid):
             if line.startswith("Max open files"):
                 return line.split()[3:5]
     return None
+
+
+def is_gone(pid):
+    """pid has exited: no such process, or a zombie waiting for its reaper."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+@t.test
+def exec_processes_end_when_wsc_is_killed():
+    # SIGKILL gives wsc no time to end its processes, and sleep does not end
+    # at the end of its input: each gets SIGTERM from the kernel instead (its
+    # parent-death signal), a program wsc runs itself or one sh execs.
+    port, proc = t.listen("--exec", "sleep 1000")
+    port2, proc2 = t.listen("--exec", "exec sleep 1000")
+    hello = (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    socks, pids = [], []
+    for p, pr in ((port, proc), (port2, proc2)):
+        for _ in range(3):
+            s = socket.create_connection(("127.0.0.1", p))
+            s.sendall(hello)
+            socks.append(s)
+        end = time.monotonic() + 10
+        while len(children_of(pr.proc.pid)) < 3 and time.monotonic() < end:
+            time.sleep(0.05)
+        pids += [pid for pid, _ in children_of(pr.proc.pid)]
+    t.is_(len(pids), 6, "three clients each on two listeners: a process each")
+    proc.proc.kill()
+    proc2.proc.kill()
+    proc.wait(5)
+    proc2.wait(5)
+    end = time.monotonic() + 10
+    while not all(is_gone(pid) for pid in pids) and time.monotonic() < end:
+        time.sleep(0.05)
+    t.is_([pid for pid in pids if not is_gone(pid)], [],
+          "wsc killed with SIGKILL: none of its processes outlives it")
+    for s in socks:
+        s.close()
 
 
 @t.test

@@ -13,7 +13,7 @@
 static int tap_count;
 static int tap_failed;
 
-__attribute__((format(printf, 2, 3))) static int tap_ok(int cond, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static inline int tap_ok(int cond, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -26,7 +26,7 @@ __attribute__((format(printf, 2, 3))) static int tap_ok(int cond, const char *fm
     return cond;
 }
 
-__attribute__((format(printf, 1, 2))) static void tap_diag(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static inline void tap_diag(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -36,7 +36,7 @@ __attribute__((format(printf, 1, 2))) static void tap_diag(const char *fmt, ...)
     va_end(ap);
 }
 
-static int tap_done(void)
+static inline int tap_done(void)
 {
     printf("1..%d\n", tap_count);
     return tap_failed ? 1 : 0;
@@ -44,7 +44,7 @@ static int tap_done(void)
 
 /* A heap copy of exactly len bytes (len 0 gives a 1-byte allocation that
  * must not be read). The caller frees it. */
-static unsigned char *tap_dup(const void *p, size_t len)
+static inline unsigned char *tap_dup(const void *p, size_t len)
 {
     unsigned char *q = malloc(len ? len : 1);
     if (!q)
