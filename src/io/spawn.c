@@ -20,9 +20,9 @@
 #include "spawn.h"
 #include "waiter.h"
 
-/* Starts under way at once, one a CPU: a start is the kernel's work
- * (clone, exec, the new program's loading), and more at once than CPUs
- * only takes time from the loop's handshakes (bench/RESULTS.md). */
+/* Starts under way at once: one a CPU but the loop's own. A start is CPU
+ * work (clone, exec, the new program's loading); more at once only takes
+ * time from the loop's handshakes and messages (bench/RESULTS.md). */
 #define SPAWN_THREADS_MAX 4
 /* A thread needs little: the child runs on a stack of its own. */
 #define THREAD_STACK (256 * 1024)
@@ -201,7 +201,7 @@ static int add_threads(void)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int want = cpus < 1 ? 1 : cpus > SPAWN_THREADS_MAX ? SPAWN_THREADS_MAX : (int)cpus;
+    int want = cpus <= 2 ? 1 : cpus > SPAWN_THREADS_MAX + 1 ? SPAWN_THREADS_MAX : (int)cpus - 1;
     while (threads < want) {
         pthread_t t;
         if ((rc = pthread_create(&t, &at, run_starts, NULL)) != 0)
