@@ -476,6 +476,7 @@ static void read_stdout(struct child_end *x)
     }
     if (x->reader.is_eof)
         close_fd(&x->out_fd);
+    input_give_back(&x->reader); /* an idle process holds no buffer */
 }
 
 static void child_on_ready(struct local_end *e, const struct pollfd *fds, size_t n)

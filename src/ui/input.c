@@ -227,6 +227,12 @@ int input_read(struct input *in)
     return drain(in);
 }
 
+void input_give_back(struct input *in)
+{
+    if (!buf_size(&in->pending))
+        buf_free(&in->pending);
+}
+
 int input_end(struct input *in)
 {
     in->is_eof = true;

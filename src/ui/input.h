@@ -58,6 +58,9 @@ void input_restart(struct input *in);
  * Returns 0, or -1 with in->error set. At end of input in->is_eof is set
  * and the unfinished record, if any, has been sent. */
 int input_read(struct input *in);
+/* Gives the read buffer back while no record is unfinished: for inputs
+ * that are many and mostly idle (a process per client). */
+void input_give_back(struct input *in);
 /* The input is over without an end of file (its writer left it open): the
  * unfinished record is sent as at the end of input. */
 int input_end(struct input *in);
