@@ -528,8 +528,34 @@ static struct buf *pending_output(struct conn *c)
     return ws_output(&c->ws);
 }
 
+/* A stream still connecting (--tcp-listen dials without blocking the
+ * loop): nothing moves until it is connected, and the handshake's time
+ * starts then; a failure to connect ends the connection. Returns whether it
+ * is connected. */
+static bool is_connected(struct conn *c)
+{
+    if (!c->is_dialing)
+        return true;
+    if (c->phase == CONN_DONE)
+        return false;
+    int r = stream_connect(c->stream);
+    if (r == STREAM_AGAIN) {
+        c->deadline = c->stream->connect_deadline;
+        return false;
+    }
+    if (r < 0) {
+        conn_stream_failed(c, OUTCOME_LOST);
+        return false;
+    }
+    c->is_dialing = false;
+    c->deadline = conn_ms_from(c->env->opt->handshake_timeout);
+    return true;
+}
+
 static void write_out(struct conn *c)
 {
+    if (!is_connected(c))
+        return; /* the connection's first bytes start its handshake's time */
     struct buf *b = pending_output(c);
     while (buf_size(b)) {
         ssize_t n = stream_write(c->stream, buf_head(b), buf_size(b));
@@ -617,30 +643,6 @@ static void check_keepalive(struct conn *c, long now)
             c->pong_deadline = conn_ms_from(opt->ping_timeout);
         c->next_ping = conn_ms_from(opt->ping_interval);
     }
-}
-
-/* A stream still connecting (--tcp-listen dials without blocking the
- * loop): nothing moves until it is connected, and the handshake's time
- * starts then; a failure to connect ends the connection. Returns whether it
- * is connected. */
-static bool is_connected(struct conn *c)
-{
-    if (!c->is_dialing)
-        return true;
-    if (c->phase == CONN_DONE)
-        return false;
-    int r = stream_connect(c->stream);
-    if (r == STREAM_AGAIN) {
-        c->deadline = c->stream->connect_deadline;
-        return false;
-    }
-    if (r < 0) {
-        conn_stream_failed(c, OUTCOME_LOST);
-        return false;
-    }
-    c->is_dialing = false;
-    c->deadline = conn_ms_from(c->env->opt->handshake_timeout);
-    return true;
 }
 
 static void check_timer(struct conn *c, long now)

@@ -252,11 +252,13 @@ static int h2_connect(struct stream *s)
     if (!h->is_dead && stream_is_connecting(h->transport))
         h2_pump(h);
     mirror_transport(s, h);
+    if (!stream_is_connecting(h->transport))
+        return 0; /* what fails after, fails the stream's reads and writes */
     if (h->is_dead) {
         copy_error(s, h->error);
         return STREAM_ERROR;
     }
-    return stream_is_connecting(h->transport) ? STREAM_AGAIN : 0;
+    return STREAM_AGAIN;
 }
 
 static const struct stream_ops h2_ops = {
