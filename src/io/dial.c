@@ -130,9 +130,9 @@ static int dial_connect(struct stream *s)
         if (d->step == DIAL_TCP)
             snprintf(why, sizeof(why), "cannot connect to %s: timed out", d->net.where);
         else
-            snprintf(why, sizeof(why), d->step == DIAL_REQUEST
-                                           ? "cannot send CONNECT to the proxy: timed out"
-                                           : "the proxy did not answer CONNECT in time");
+            snprintf(why, sizeof(why), "%s",
+                     d->step == DIAL_REQUEST ? "cannot send CONNECT to the proxy: timed out"
+                                             : "the proxy did not answer CONNECT in time");
         return fail(s, d->prefix, why);
     }
     /* what the step waits for, as a TLS stream says it (an HTTP/2 session
