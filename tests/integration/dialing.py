@@ -165,7 +165,7 @@ def full_port():
 def hanging_dial_holds_no_one():
     srv = t.server("echo_server.py")
     gate = Gate(srv.port)
-    lport, proc = bridge(f"ws://127.0.0.1:{gate.port}/", "--connect-timeout", "5")
+    lport, proc = bridge(f"ws://127.0.0.1:{gate.port}/", "--connect-timeout", "6")
     b = local_client(lport)
     t.is_(echoed(b, b"before"), b"before", "hanging dial: client B's WebSocket is open")
     t.ok(gate.passed.wait(5), "hanging dial: B went through the gate")
@@ -175,12 +175,12 @@ def hanging_dial_holds_no_one():
     t.ok(t.wait_err(proc, r"connection 2 from 127\.0\.0\.1:\d+", timeout=1.5),
          "hanging dial: client A was accepted and its dial started", proc.err)
     rounds = []
-    for i in range(5):
+    for i in range(3):
         rounds.append(echoed(b, b"while A dials %d" % i, timeout=1.5))
-        time.sleep(0.2)
+        time.sleep(0.1)
     err = proc.err.decode("utf-8", "replace")
     still_dialing = "connection 2:" not in err
-    t.is_(rounds, [b"while A dials %d" % i for i in range(5)],
+    t.is_(rounds, [b"while A dials %d" % i for i in range(3)],
           "hanging dial: B's echoes keep coming while A's dial hangs")
     t.ok(still_dialing, "hanging dial: A was still dialing while B echoed", err)
     m = t.wait_err(proc, r"connection 2: (.*)", timeout=10)
@@ -274,7 +274,7 @@ def wss_upstream_http2():
 def http2_hanging_dial():
     gate = full_port()
     lport, proc = bridge(f"ws://127.0.0.1:{gate.port}/", "--http2-prior-knowledge",
-                         "--connect-timeout", "2")
+                         "--connect-timeout", "3")
     a = local_client(lport)
     t.ok(t.wait_err(proc, r"connection 1 from"), "--http2 hanging dial: client 1 accepted")
     b = local_client(lport)
@@ -317,7 +317,7 @@ def proxy_silent():
     srv = t.server("echo_server.py")
     proxy = t.server("raw_proxy.py", "--answer", "silent")
     lport, proc = bridge(srv.url + "/", "--proxy", f"http://127.0.0.1:{proxy.port}",
-                         "--connect-timeout", "2")
+                         "--connect-timeout", "3")
     a = local_client(lport)
     t.ok(proxy.wait_event(lambda e: e.get("event") == "request"),
          "silent proxy: client 1's CONNECT reached it")
