@@ -355,7 +355,9 @@ struct conn *conn_new(struct conn_env *env, unsigned id, struct stream *s, bool 
     c->is_server = is_server;
     buf_init(&c->in, HTTP_MAX_HEAD + env->rbuf_size);
     buf_init(&c->hs_out, 0);
-    c->deadline = conn_ms_from(env->opt->handshake_timeout);
+    /* the handshake's time starts once the stream is connected */
+    c->is_dialing = stream_is_connecting(s);
+    c->deadline = c->is_dialing ? s->connect_deadline : conn_ms_from(env->opt->handshake_timeout);
     return c;
 }
 
@@ -526,8 +528,34 @@ static struct buf *pending_output(struct conn *c)
     return ws_output(&c->ws);
 }
 
+/* A stream still connecting (--tcp-listen dials without blocking the
+ * loop): nothing moves until it is connected, and the handshake's time
+ * starts then; a failure to connect ends the connection. Returns whether it
+ * is connected. */
+static bool is_connected(struct conn *c)
+{
+    if (!c->is_dialing)
+        return true;
+    if (c->phase == CONN_DONE)
+        return false;
+    int r = stream_connect(c->stream);
+    if (r == STREAM_AGAIN) {
+        c->deadline = c->stream->connect_deadline;
+        return false;
+    }
+    if (r < 0) {
+        conn_stream_failed(c, OUTCOME_LOST);
+        return false;
+    }
+    c->is_dialing = false;
+    c->deadline = conn_ms_from(c->env->opt->handshake_timeout);
+    return true;
+}
+
 static void write_out(struct conn *c)
 {
+    if (!is_connected(c))
+        return; /* the connection's first bytes start its handshake's time */
     struct buf *b = pending_output(c);
     while (buf_size(b)) {
         ssize_t n = stream_write(c->stream, buf_head(b), buf_size(b));
@@ -623,6 +651,10 @@ static void check_timer(struct conn *c, long now)
     if (!c->deadline || now < c->deadline)
         return;
     c->deadline = 0;
+    if (c->is_dialing) {
+        is_connected(c); /* the stream says whether its time ran out */
+        return;
+    }
     const struct options *opt = c->env->opt;
     switch (c->phase) {
     case CONN_HANDSHAKE:
@@ -686,7 +718,7 @@ long conn_next_deadline(const struct conn *c, long now)
 void conn_service(struct conn *c, short revents)
 {
     stream_ready(c->stream, revents);
-    if (c->is_h2_preface)
+    if (c->is_h2_preface || !is_connected(c))
         return;
     if (revents & (POLLIN | POLLHUP | POLLERR) || stream_pending(c->stream)) {
         if (c->phase == CONN_HANDSHAKE)

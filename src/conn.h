@@ -123,6 +123,8 @@ struct conn {
     struct local_end *end;      /* owned; NULL until conn_set_end */
     enum conn_phase phase;
     bool is_server;
+    bool is_dialing;            /* the stream is still connecting (--tcp-listen); stays set
+                                   when it never connected */
     struct conn_client_hs *client_hs; /* client role, during the handshake; owned */
     struct buf in;              /* handshake bytes received; owned; freed once used */
     struct buf hs_out;          /* handshake bytes to send; owned; freed once sent */

@@ -510,6 +510,11 @@ void loop_run_client(struct stream *s, const struct options *opt, const struct e
 static void report_local_end(struct loop *l, struct conn *c)
 {
     const struct conn_ending *r = &c->res;
+    /* as when wsc connects for itself, even with -q */
+    if (c->is_dialing && r->kind != OUTCOME_INTERRUPTED) {
+        error_line("connection %u: %s", c->id, r->message ? r->message : "cannot connect");
+        return;
+    }
     if (l->opt->is_quiet)
         return;
     if (r->kind == OUTCOME_CLOSED)

@@ -24,7 +24,8 @@ void loop_run_client(struct stream *s, const struct options *opt, const struct e
 
 /* What a listening socket accepts: WebSocket clients (-l, TLS with tls),
  * or local clients each joined to a new WebSocket that dial opens
- * (--tcp-listen; it returns NULL, having said why, when it cannot). */
+ * (--tcp-listen; it returns NULL, having said why, when it cannot). dial
+ * must not wait: its stream may still be connecting (io/dial.h). */
 struct tls_context;
 struct loop_listener {
     int fd;

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "dial.h"
 #include "h2.h"
 #include "handshake.h"
 #include "input.h"
@@ -124,6 +125,33 @@ static void show_head(const struct options *opt, char dir, const struct buf *b)
         output_head(dir, (const char *)buf_head(b), buf_size(b));
 }
 
+/* How a tunnel's two ends are named in messages: where is the proxy,
+ * target the server it is asked to reach. */
+static void tunnel_names(const struct url *u, const struct proxy *px, char *where, size_t wlen,
+                         char *target, size_t tlen)
+{
+    snprintf(where, wlen, "%s%s%s:%u", px->is_ipv6 ? "[" : "", px->host, px->is_ipv6 ? "]" : "",
+             px->port);
+    snprintf(target, tlen, "%s%s%s:%u", u->is_ipv6 ? "[" : "", u->host, u->is_ipv6 ? "]" : "",
+             u->port);
+}
+
+/* The proxy's answer head to CONNECT: -v shows it, proxy.c judges it.
+ * Returns 0 when the tunnel is open, or -1 with the reason in err. */
+static int judge_tunnel(const struct options *opt, const struct proxy *px, const char *where,
+                        const char *target, const struct buf *head, char *err, size_t errlen)
+{
+    char why[512];
+    show_head(opt, '<', head);
+    struct http_head h;
+    http_parse_response((const char *)buf_head(head), buf_size(head), HTTP_MAX_HEAD, &h);
+    if (proxy_check_response(&h, why, sizeof(why)) == 0)
+        return 0;
+    snprintf(err, errlen, "%.400s (CONNECT %.270s through proxy %.270s from %.20s)", why, target,
+             where, px->source);
+    return -1;
+}
+
 /* TCP to the proxy, then CONNECT to u's host and port, all within
  * --connect-timeout. Returns the socket of the open tunnel, or -1 with
  * the reason in err. */
@@ -133,10 +161,7 @@ static int open_tunnel(const struct url *u, const struct proxy *px, const struct
     long start = net_now_ms();
     int timeout = (int)(opt->connect_timeout * 1000);
     char where[300], target[300], why[512];
-    snprintf(where, sizeof(where), "%s%s%s:%u", px->is_ipv6 ? "[" : "", px->host,
-             px->is_ipv6 ? "]" : "", px->port);
-    snprintf(target, sizeof(target), "%s%s%s:%u", u->is_ipv6 ? "[" : "", u->host,
-             u->is_ipv6 ? "]" : "", u->port);
+    tunnel_names(u, px, where, sizeof(where), target, sizeof(target));
     if (opt->verbose)
         note(out, "connecting to %s through proxy %s (from %s)", target, where, px->source);
     int fd = net_connect(px->host, px->port, opt->family, timeout, why, sizeof(why));
@@ -158,15 +183,8 @@ static int open_tunnel(const struct url *u, const struct proxy *px, const struct
         if (rc != 0)
             snprintf(err, errlen, "proxy %s (from %s): %s", where, px->source, why);
     }
-    if (rc == 0) {
-        show_head(opt, '<', &head);
-        struct http_head h;
-        http_parse_response((const char *)buf_head(&head), buf_size(&head), HTTP_MAX_HEAD, &h);
-        rc = proxy_check_response(&h, why, sizeof(why));
-        if (rc != 0)
-            snprintf(err, errlen, "%.400s (CONNECT %.270s through proxy %.270s from %.20s)", why,
-                     target, where, px->source);
-    }
+    if (rc == 0)
+        rc = judge_tunnel(opt, px, where, target, &head, err, errlen);
     buf_free(&req);
     buf_free(&head);
     if (rc != 0) {
@@ -193,6 +211,21 @@ static int open_socket(const struct url *u, const struct options *opt, const str
                        errlen);
 }
 
+/* A client's TLS settings; each connection has its own context. */
+static struct tls_context *new_tls_context(const struct options *opt, bool offers_h2, char *err,
+                                           size_t errlen)
+{
+    struct tls_options to = {
+        .is_insecure = opt->is_insecure,
+        .ca_file = opt->ca_file,
+        .cert_file = opt->cert_file,
+        .key_file = opt->key_file,
+        .passphrase = opt->passphrase,
+        .offers_h2 = offers_h2,
+    };
+    return tls_context_new(&to, err, errlen);
+}
+
 /* Each connection, first or after a redirect or a 426, starts from
  * nothing: its own socket, proxy tunnel and TLS session. */
 static int connect_url(const struct url *u, const struct options *opt, const struct output *out,
@@ -209,15 +242,7 @@ static int connect_url(const struct url *u, const struct options *opt, const str
         return EXIT_CONNECT;
     }
     if (u->is_tls) {
-        struct tls_options to = {
-            .is_insecure = opt->is_insecure,
-            .ca_file = opt->ca_file,
-            .cert_file = opt->cert_file,
-            .key_file = opt->key_file,
-            .passphrase = opt->passphrase,
-            .offers_h2 = offers_h2,
-        };
-        struct tls_context *ctx = tls_context_new(&to, err, sizeof(err));
+        struct tls_context *ctx = new_tls_context(opt, offers_h2, err, sizeof(err));
         *s = ctx ? stream_new_tls(ctx, fd, u->host, err, sizeof(err)) : NULL;
         /* The context is reference-counted by OpenSSL: each SSL keeps it alive. */
         tls_context_free(ctx);
@@ -404,7 +429,69 @@ struct dial_ctx {
     const struct hs_client *hs;
     bool uses_h2;               /* --http2: until the server turns out not to allow it */
     struct h2_session *session; /* kept for the next local client; NULL: none yet */
+    /* the proxy to url, if any, for judging its answers (the same for every dial) */
+    struct proxy px;
+    char where[300], target[300];
 };
+
+static int check_tunnel(void *ctx, const struct buf *head, char *err, size_t errlen)
+{
+    const struct dial_ctx *d = ctx;
+    return judge_tunnel(d->opt, &d->px, d->where, d->target, head, err, errlen);
+}
+
+/* A stream to d->url that is still connecting, so that the loop goes on
+ * serving the other clients while it does: directly or through the proxy,
+ * then TLS for wss. Only the name's lookup may block (a Unix socket
+ * connects at once). Returns NULL after saying why. */
+static struct stream *start_dial(struct dial_ctx *d, bool offers_h2)
+{
+    const struct url *u = d->url;
+    const struct options *opt = d->opt;
+    char err[1024], prefix[400];
+    if (u->is_unix) {
+        struct stream *s = NULL;
+        return connect_url(u, opt, d->out, offers_h2, &s) == EXIT_OK ? s : NULL;
+    }
+    struct dial_options o = {
+        .host = u->host, .port = u->port, .family = opt->family,
+        .timeout_ms = (int)(opt->connect_timeout * 1000), .tls_host = u->host,
+    };
+    struct buf req;
+    buf_init(&req, 0);
+    int use = proxy_choose(u, opt->proxy, env_lookup, NULL, &d->px, err, sizeof(err));
+    if (use < 0)
+        goto fail;
+    if (use) {
+        tunnel_names(u, &d->px, d->where, sizeof(d->where), d->target, sizeof(d->target));
+        if (opt->verbose)
+            note(d->out, "connecting to %s through proxy %s (from %s)", d->target, d->where,
+                 d->px.source);
+        if (proxy_build_connect(&d->px, u, &req) != 0) {
+            snprintf(err, sizeof(err), "out of memory");
+            goto fail;
+        }
+        show_head(opt, '>', &req);
+        snprintf(prefix, sizeof(prefix), "proxy %s (from %s): ", d->where, d->px.source);
+        o.host = d->px.host;
+        o.port = d->px.port;
+        o.error_prefix = prefix;
+        o.proxy_request = &req;
+        o.check = check_tunnel;
+        o.check_ctx = d;
+    }
+    if (u->is_tls && !(o.tls = new_tls_context(opt, offers_h2, err, sizeof(err))))
+        goto fail;
+    struct stream *s = dial_stream_new(&o, err, sizeof(err));
+    buf_free(&req);
+    if (!s)
+        error_line("%s", err);
+    return s;
+fail:
+    buf_free(&req);
+    error_line("%s", err);
+    return NULL;
+}
 
 /* Drops the shared HTTP/2 connection (it ends with its last stream). */
 static void dial_forget_session(struct dial_ctx *d)
@@ -433,7 +520,7 @@ static struct stream *dial(void *ctx)
     }
     struct stream *s = NULL;
     bool is_h2 = d->uses_h2 && (d->url->is_tls || d->opt->http == HTTP_2_PRIOR);
-    if (connect_url(d->url, d->opt, d->out, is_h2, &s) != EXIT_OK)
+    if (!(s = start_dial(d, is_h2)))
         return NULL;
     if (!is_h2)
         return s;

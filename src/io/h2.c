@@ -318,12 +318,20 @@ static void recv_all(struct h2_session *h)
     }
 }
 
-/* Drives TLS's handshake and checks ALPN before the first HTTP/2 byte. */
+/* Drives the transport's connect (io/dial.h) and TLS's handshake, and
+ * checks ALPN, before the first HTTP/2 byte. */
 static bool is_transport_ready(struct h2_session *h)
 {
+    int r = stream_connect(h->transport);
+    if (r == STREAM_AGAIN)
+        return false;
+    if (r < 0) {
+        break_session(h);
+        return false;
+    }
     if (!h->is_tls || h->is_alpn_checked)
         return true;
-    int r = tls_handshake(h->transport);
+    r = tls_handshake(h->transport);
     if (r == STREAM_AGAIN)
         return false;
     if (r < 0) {

@@ -52,6 +52,9 @@ static void mirror_transport(struct stream *s, const struct h2_session *h)
 {
     s->is_secured = h->transport->is_secured;
     s->is_tls_error = h->transport->is_tls_error;
+    /* a transport still connecting may move to another socket */
+    s->connect_deadline = h->transport->connect_deadline;
+    s->fd = h->transport->fd;
 }
 
 /* Why the stream cannot go on, in s->error; 0 for a clean end of stream. */
@@ -226,6 +229,7 @@ static short h2_poll_events(struct stream *s, bool want_read, bool want_write)
     struct h2_stream *st = s->impl;
     struct h2_session *h = st->h;
     st->caller_wants_read = want_read;
+    mirror_transport(s, h);
     short ev = h2_session_events(h);
     /* room for the caller's bytes: its write goes through at once */
     if (want_write && !h->is_dead && buf_size(&st->out) < SEND_MAX)
@@ -240,8 +244,25 @@ static void h2_ready(struct stream *s, short revents)
         h2_pump(st->h);
 }
 
+/* The session's transport connects for all its streams. */
+static int h2_connect(struct stream *s)
+{
+    struct h2_stream *st = s->impl;
+    struct h2_session *h = st->h;
+    if (!h->is_dead && stream_is_connecting(h->transport))
+        h2_pump(h);
+    mirror_transport(s, h);
+    if (!stream_is_connecting(h->transport))
+        return 0; /* what fails after, fails the stream's reads and writes */
+    if (h->is_dead) {
+        copy_error(s, h->error);
+        return STREAM_ERROR;
+    }
+    return STREAM_AGAIN;
+}
+
 static const struct stream_ops h2_ops = {
-    h2_read, h2_write, h2_pending, h2_shutdown, h2_free, h2_poll_events, h2_ready,
+    h2_read, h2_write, h2_pending, h2_shutdown, h2_free, h2_poll_events, h2_ready, h2_connect,
 };
 
 struct h2_stream *h2_stream_new(struct h2_session *h)
@@ -258,8 +279,8 @@ struct h2_stream *h2_stream_new(struct h2_session *h)
     buf_init(&st->in, 2 * (size_t)STREAM_WINDOW);
     buf_init(&st->out, 0);
     s->ops = &h2_ops;
-    s->fd = h->transport->fd;
     s->impl = st;
+    mirror_transport(s, h);
     st->next = h->streams;
     h->streams = st;
     return st;

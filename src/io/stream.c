@@ -52,7 +52,7 @@ static void plain_free(struct stream *s)
 }
 
 static const struct stream_ops plain_ops = {
-    plain_read, plain_write, plain_pending, plain_shutdown, plain_free, NULL, NULL,
+    plain_read, plain_write, plain_pending, plain_shutdown, plain_free, NULL, NULL, NULL,
 };
 
 struct stream *stream_new_plain(int fd)
@@ -114,4 +114,14 @@ void stream_ready(struct stream *s, short revents)
 {
     if (s->ops->ready)
         s->ops->ready(s, revents);
+}
+
+bool stream_is_connecting(const struct stream *s)
+{
+    return s->connect_deadline != 0;
+}
+
+int stream_connect(struct stream *s)
+{
+    return s->ops->connect ? s->ops->connect(s) : 0;
 }

@@ -34,6 +34,10 @@ struct stream_ops {
     /* Optional. The poll reported revents on fd: a shared session moves its
      * own bytes (control frames, other streams') whatever the caller does. */
     void (*ready)(struct stream *s, short revents);
+    /* Optional (NULL: connected from the start). Moves a stream that is
+     * still connecting (io/dial.h) on: 0 once connected, STREAM_AGAIN, or
+     * STREAM_ERROR (with s->error) when it cannot connect or its time ran out. */
+    int (*connect)(struct stream *s);
 };
 
 struct stream {
@@ -43,6 +47,8 @@ struct stream {
     bool write_wants_read; /* TLS: the last write needs the socket readable */
     bool is_tls_error;     /* the error was TLS's: handshake or certificate */
     bool is_secured;       /* plain, or the TLS handshake has finished */
+    long connect_deadline; /* ms (net_now_ms): a stream still connecting gives up
+                              then; 0 once connected */
     char error[256];
     void *impl;
 };
@@ -59,5 +65,11 @@ void stream_free(struct stream *s);
 short stream_poll_events(struct stream *s, bool want_read, bool want_write);
 /* After the poll, with what it reported for s->fd (0 if nothing). */
 void stream_ready(struct stream *s, short revents);
+/* Whether s is still connecting; while it is, nothing can be read or
+ * written, and s->fd may change from one poll turn to the next. */
+bool stream_is_connecting(const struct stream *s);
+/* Drives a stream still connecting, without waiting: 0 connected (at once
+ * for a stream that never was connecting), STREAM_AGAIN or STREAM_ERROR. */
+int stream_connect(struct stream *s);
 
 #endif

@@ -323,7 +323,7 @@ bool tls_is_h2(const struct stream *s)
 }
 
 static const struct stream_ops tls_ops = {
-    tls_read, tls_write, tls_pending, tls_shutdown, tls_free, NULL, NULL,
+    tls_read, tls_write, tls_pending, tls_shutdown, tls_free, NULL, NULL, NULL,
 };
 
 struct stream *stream_new_tls(struct tls_context *t, int fd, const char *host, char *err,

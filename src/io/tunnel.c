@@ -10,27 +10,25 @@
 #include "http.h"
 #include "net.h"
 
-static int send_all(int fd, const uint8_t *p, size_t len, long deadline, char *err, size_t errlen)
+int tunnel_send(int fd, const struct buf *request, size_t *sent, char *err, size_t errlen)
 {
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+    const uint8_t *p = buf_head(request);
+    size_t len = buf_size(request);
+    while (*sent < len) {
+        ssize_t n = send(fd, p + *sent, len - *sent, MSG_NOSIGNAL);
         if (n > 0) {
-            p += n;
-            len -= (size_t)n;
+            *sent += (size_t)n;
             continue;
         }
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            snprintf(err, errlen, "cannot send CONNECT to the proxy: %s", strerror(errno));
-            return -1;
-        }
-        int w = net_wait(fd, POLLOUT, deadline);
-        if (w <= 0) {
-            snprintf(err, errlen, "cannot send CONNECT to the proxy: %s",
-                     w == 0 ? "timed out" : strerror(errno));
-            return -1;
-        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        snprintf(err, errlen, "cannot send CONNECT to the proxy: %s",
+                 n < 0 ? strerror(errno) : "nothing sent");
+        return -1;
     }
-    return 0;
+    return 1;
 }
 
 /* Takes exactly n bytes that a peek has shown to be there. */
@@ -55,20 +53,16 @@ static int take(int fd, size_t n, char *err, size_t errlen)
 /* Peeks at what arrived, and takes from the socket only the bytes that
  * belong to the head: all of them while the head is incomplete, up to its
  * blank line once it is complete. */
-static int read_head(int fd, long deadline, struct buf *head, char *err, size_t errlen)
+int tunnel_read_head(int fd, struct buf *head, char *err, size_t errlen)
 {
     char peek[HTTP_MAX_HEAD + 1];
     for (;;) {
-        int w = net_wait(fd, POLLIN, deadline);
-        if (w <= 0) {
-            snprintf(err, errlen, "the proxy did not answer CONNECT%s%s",
-                     w == 0 ? " in time" : ": ", w == 0 ? "" : strerror(errno));
-            return -1;
-        }
         size_t have = buf_size(head);
         ssize_t n = recv(fd, peek, sizeof(peek) - have, MSG_PEEK);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
         if (n < 0) {
             snprintf(err, errlen, "cannot read the proxy's answer: %s", strerror(errno));
             return -1;
@@ -105,7 +99,7 @@ static int read_head(int fd, long deadline, struct buf *head, char *err, size_t 
             return -1;
         }
         buf_drop_tail(head, buf_size(head) - (size_t)r);
-        return take(fd, (size_t)r - have, err, errlen);
+        return take(fd, (size_t)r - have, err, errlen) == 0 ? 1 : -1;
     }
 }
 
@@ -113,7 +107,25 @@ int tunnel_exchange(int fd, const struct buf *request, int timeout_ms, struct bu
                     size_t errlen)
 {
     long deadline = net_now_ms() + (timeout_ms > 0 ? timeout_ms : 24L * 3600 * 1000);
-    if (send_all(fd, buf_head(request), buf_size(request), deadline, err, errlen) != 0)
+    size_t sent = 0;
+    int r;
+    while ((r = tunnel_send(fd, request, &sent, err, errlen)) == 0) {
+        int w = net_wait(fd, POLLOUT, deadline);
+        if (w <= 0) {
+            snprintf(err, errlen, "cannot send CONNECT to the proxy: %s",
+                     w == 0 ? "timed out" : strerror(errno));
+            return -1;
+        }
+    }
+    if (r < 0)
         return -1;
-    return read_head(fd, deadline, head, err, errlen);
+    while ((r = tunnel_read_head(fd, head, err, errlen)) == 0) {
+        int w = net_wait(fd, POLLIN, deadline);
+        if (w <= 0) {
+            snprintf(err, errlen, "the proxy did not answer CONNECT%s%s",
+                     w == 0 ? " in time" : ": ", w == 0 ? "" : strerror(errno));
+            return -1;
+        }
+    }
+    return r < 0 ? -1 : 0;
 }

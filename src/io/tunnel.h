@@ -18,4 +18,12 @@
 int tunnel_exchange(int fd, const struct buf *request, int timeout_ms, struct buf *head, char *err,
                     size_t errlen);
 
+/* The same in steps that never wait, for a caller that polls (io/dial.h).
+ * Each returns 1 when done, 0 when the socket would block (poll for POLLOUT
+ * to send, POLLIN to read) and -1 with the reason in err. */
+/* Sends what is left of request from *sent on, moving *sent. */
+int tunnel_send(int fd, const struct buf *request, size_t *sent, char *err, size_t errlen);
+/* Reads more of the answer head into head (at most HTTP_MAX_HEAD bytes). */
+int tunnel_read_head(int fd, struct buf *head, char *err, size_t errlen);
+
 #endif
