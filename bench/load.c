@@ -1012,6 +1012,7 @@ int main(int argc, char **argv)
     while (now_ns() < rest)
         pump(rest);
     long rss_idle = rss_anon_kib(), rss_peak = rss_idle;
+    long own_idle = o.pid > 0 ? rss_of(o.pid) : -1; /* without its processes (--exec) */
     unsigned procs_idle = server_procs;
     wants_pss = true;
     long pss_idle = rss_anon_kib();
@@ -1115,13 +1116,13 @@ int main(int argc, char **argv)
            "\"p50_us\": %u, \"p99_us\": %u, \"closed_clean\": %u, \"close_sec\": %.4f, "
            "\"server_rss_anon_kib\": {\"start\": %ld, \"idle\": %ld, \"peak\": %ld, "
            "\"end\": %ld}, \"server_pss_anon_kib_idle\": %ld, \"server_procs_idle\": %u, "
-           "\"size\": %zu, \"sources\": %u, "
+           "\"server_own_rss_anon_kib_idle\": %ld, \"size\": %zu, \"sources\": %u, "
            "\"raw\": %s}\n",
            o.n, connected, n_failed, n_refused, n_lost, n_hs_timeouts, n_protocol, n_bad_echo,
            connect_sec,
            connect_sec > 0 ? connected / connect_sec : 0.0, echo_sec, n_rtts,
            echo_sec > 0 ? (double)n_rtts / echo_sec : 0.0, pct(50), pct(99), n_closed_clean,
-           close_sec, rss_start, rss_idle, rss_peak, rss_end, pss_idle, procs_idle, o.size,
+           close_sec, rss_start, rss_idle, rss_peak, rss_end, pss_idle, procs_idle, own_idle, o.size,
            o.sources,
            o.is_raw ? "true" : "false");
     return n_failed || n_bad_echo || connected < o.n ? 1 : 0;

@@ -261,21 +261,26 @@ def fmt_kib(v):
 
 def table(rows):
     out = ["| server | clients | connected | connects/s | round trips/s | p50 | p99 | clean "
-           "closes | server private, idle | per client | peak | procs | Pss_Anon, idle |",
-           "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+           "closes | server private, idle | per client | peak | procs | Pss_Anon, idle | "
+           "server alone, per client |",
+           "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
     for name, n, r in rows:
         if "error" in r:
-            out.append("| %s | %d | %s |" % (name, n, r["error"]) + " |" * 10)
+            out.append("| %s | %d | %s |" % (name, n, r["error"]) + " |" * 11)
             continue
         rss = r["server_rss_anon_kib"]
         per = ((rss["idle"] - rss["start"]) / r["connected"]
                if r["connected"] and rss["idle"] >= 0 and rss["start"] >= 0 else None)
-        out.append("| %s | %d | %d | %s | %s | %.1f ms | %.1f ms | %d | %s | %s | %s | %s | %s |" % (
+        own = r.get("server_own_rss_anon_kib_idle", -1)
+        own_per = ((own - rss["start"]) / r["connected"]
+                   if r["connected"] and own >= 0 and rss["start"] >= 0 else None)
+        out.append("| %s | %d | %d | %s | %s | %.1f ms | %.1f ms | %d | %s | %s | %s | %s | %s | %s |" % (
             name, n, r["connected"], "{:,.0f}".format(r["connects_per_sec"]),
             "{:,.0f}".format(r["round_trips_per_sec"]), r["p50_us"] / 1000,
             r["p99_us"] / 1000, r["closed_clean"], fmt_kib(rss["idle"]),
             "%.1f KiB" % per if per is not None else "n/a", fmt_kib(rss["peak"]),
-            r.get("server_procs_idle", ""), fmt_kib(r.get("server_pss_anon_kib_idle"))))
+            r.get("server_procs_idle", ""), fmt_kib(r.get("server_pss_anon_kib_idle")),
+            "%.1f KiB" % own_per if own_per is not None else "n/a"))
     return "\n".join(out)
 
 
@@ -385,7 +390,8 @@ def main():
               "processes with every client connected and idle (per client: above the "
               "server's start), and the largest while echoing; procs: how many processes that "
               "was; Pss_Anon: the same memory with pages that forked processes share "
-              "copy-on-write counted once.")
+              "copy-on-write counted once; server alone: the server's own RssAnon, idle, "
+              "without its processes, above its start.")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump([{"server": a, "clients": b, "result": c} for a, b, c in rows], f,
