@@ -42,7 +42,8 @@ static int threads;
 
 struct child_args {
     const struct spawn_req *r;
-    char *const *argv; /* searched in PATH */
+    char *const *argv;
+    const char *path; /* the program's file; NULL: argv[0] searched in PATH */
     pid_t parent;      /* wsc */
     volatile int error;
 };
@@ -96,7 +97,10 @@ __attribute__((no_sanitize_address)) static int child_main(void *arg)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    execvpe(a->argv[0], a->argv, r->envp);
+    if (a->path)
+        execve(a->path, a->argv, r->envp);
+    else
+        execvpe(a->argv[0], a->argv, r->envp);
 fail:
     a->error = errno ? errno : ENOEXEC;
     _exit(127);
@@ -143,7 +147,8 @@ static pid_t clone_child(struct child_stack *st, struct child_args *a, int *erro
 }
 
 /* The program, or sh -c: sh runs a command with shell syntax, and says in
- * its own words and with its own status why a program does not start. */
+ * its own words and with its own status why a program does not start. It is
+ * /bin/sh itself, not an sh that wsc's PATH may name first. */
 static void start(struct child_stack *st, struct spawn_req *r)
 {
     struct child_args a = {.r = r, .argv = r->argv, .parent = getpid()};
@@ -152,6 +157,7 @@ static void start(struct child_stack *st, struct spawn_req *r)
     if (!pid && r->shell_cmd) {
         char *sh[] = {"sh", "-c", (char *)r->shell_cmd, NULL};
         a.argv = sh;
+        a.path = "/bin/sh";
         pid = clone_child(st, &a, &error);
     }
     r->pid = pid;

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,6 +108,45 @@ static void falls_back_to_sh(void)
     tap_ok(submit(&r, argv, NULL, out) && await(&r), "no program and no shell command");
     tap_ok(r.pid == 0 && r.error == ENOENT, "the start fails with the program's errno");
     collect(&r, out, got, sizeof(got), &status);
+}
+
+/* The fallback is /bin/sh itself, as sh -c always was: not whichever sh
+ * comes first in wsc's PATH (a directory of the user's, or a relative one). */
+static void fallback_is_bin_sh(void)
+{
+    char dir[] = "/tmp/wsc-test-spawn-XXXXXX";
+    char fake[64], *old_path = getenv("PATH");
+    bool made = mkdtemp(dir) != NULL;
+    snprintf(fake, sizeof(fake), "%s/sh", dir);
+    FILE *f = made ? fopen(fake, "w") : NULL;
+    if (f) {
+        fputs("#!/bin/sh\necho impostor\n", f);
+        fclose(f);
+        chmod(fake, 0755);
+    }
+    char path[128];
+    snprintf(path, sizeof(path), "%s:%s", dir, old_path ? old_path : "/usr/bin:/bin");
+    setenv("PATH", path, 1);
+    struct spawn_req r;
+    int out[2], status;
+    char got[256];
+    char *argv[] = {"no-such-program-wsc", NULL};
+    bool ok = f && submit(&r, argv, "echo real", out) && await(&r) && r.pid > 0;
+    if (ok)
+        collect(&r, out, got, sizeof(got), &status);
+    if (!tap_ok(ok && !strcmp(got, "real\n"), "the command runs in /bin/sh, not an sh in PATH"))
+        tap_diag("%s", ok ? got : "not started");
+    ok = f && submit(&r, NULL, "echo real", out) && await(&r) && r.pid > 0;
+    if (ok)
+        collect(&r, out, got, sizeof(got), &status);
+    if (!tap_ok(ok && !strcmp(got, "real\n"), "shell syntax too"))
+        tap_diag("%s", ok ? got : "not started");
+    if (old_path)
+        setenv("PATH", old_path, 1);
+    else
+        unsetenv("PATH");
+    unlink(fake);
+    rmdir(dir);
 }
 
 /* The child's view of itself, from /proc. */
@@ -236,6 +276,7 @@ int main(void)
 {
     runs_a_program();
     falls_back_to_sh();
+    fallback_is_bin_sh();
     child_state();
     low_descriptors();
     many_at_once();
