@@ -80,9 +80,6 @@ __attribute__((no_sanitize_address)) static int child_main(void *arg)
      * wsc. A wsc already gone before the call is seen by getppid. */
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != a->parent)
         goto fail;
-    if (r->fd_limit && setrlimit(RLIMIT_NOFILE, r->fd_limit) != 0) {
-        /* the child keeps wsc's limit: it still runs */
-    }
     /* Any of the three below 3 (wsc started with one of its own closed)
      * moves up first, so that no dup2 overwrites another. */
     int fds[3];
@@ -94,6 +91,12 @@ __attribute__((no_sanitize_address)) static int child_main(void *arg)
     for (int i = 0; i < 3; i++)
         if (dup2(fds[i], i) < 0)
             goto fail;
+    /* The limit once the descriptors are in place: a lower one would refuse
+     * the moves above a number wsc's other clients hold (a limit bounds
+     * only the numbers opened after it; those above close at exec). */
+    if (r->fd_limit && setrlimit(RLIMIT_NOFILE, r->fd_limit) != 0) {
+        /* the child keeps wsc's limit: it still runs */
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

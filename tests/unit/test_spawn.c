@@ -234,6 +234,44 @@ static void low_descriptors(void)
     tap_ok(started && n == 4 && !strcmp(got, "low\n"), "its stdin and stdout are the right ones");
 }
 
+/* A pipe below 3 moves up before the dup2s, and must find a free number
+ * under the child's lower limit: in listen mode the numbers just above 2 are
+ * long taken by other clients. */
+static void low_descriptor_under_a_low_limit(void)
+{
+    enum { TAKEN = 64 };
+    int taken[TAKEN], num_taken = 0, in[2] = {-1, -1}, out[2] = {-1, -1};
+    int saved0 = dup(0);
+    close(0);
+    bool made = pipe2(in, O_CLOEXEC) == 0 && in[0] == 0;
+    while (made && num_taken < TAKEN &&
+           (taken[num_taken] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        num_taken++;
+    made = made && num_taken == TAKEN && pipe2(out, O_CLOEXEC) == 0;
+    struct rlimit low = {16, 16};
+    char *argv[] = {"sh", "-c", "ulimit -n; cat", NULL};
+    struct spawn_req r = {.argv = argv, .envp = no_env, .done_fd = -1,
+                          .fds = {in[0], out[1], out[1]}, .fd_limit = &low};
+    bool started = made && spawn_submit(&r) == 0 && await(&r) && r.pid > 0;
+    if (!started)
+        tap_diag("error %d", r.error);
+    close(in[0]);
+    if (started && write(in[1], "low\n", 4) != 4)
+        started = false;
+    close(in[1]);
+    char got[64] = "";
+    int status;
+    if (made)
+        collect(&r, out, got, sizeof(got), &status);
+    for (int i = 0; i < num_taken; i++)
+        close(taken[i]);
+    dup2(saved0, 0);
+    close(saved0);
+    tap_ok(made, "stdin's pipe at 0, and the numbers from 3 up to %d taken", TAKEN + 3);
+    if (!tap_ok(started && !strcmp(got, "16\nlow\n"), "the child starts, under its limit"))
+        tap_diag("%s", got);
+}
+
 /* Many at once, some withdrawn before they begin. */
 static void many_at_once(void)
 {
@@ -279,6 +317,7 @@ int main(void)
     fallback_is_bin_sh();
     child_state();
     low_descriptors();
+    low_descriptor_under_a_low_limit();
     many_at_once();
     return tap_done();
 }
