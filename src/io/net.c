@@ -368,14 +368,12 @@ int net_accept(int lfd, char *name, size_t namelen)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    int fd = accept(lfd, (struct sockaddr *)&ss, &len);
+    /* Close-on-exec from the start: --exec's processes start on other
+     * threads, and one cloned between an accept and an fcntl would keep
+     * this client's socket open (and readable) for as long as it runs. */
+    int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0)
         return -1;
-    fcntl(fd, F_SETFD, FD_CLOEXEC);
-    if (net_set_nonblocking(fd) < 0) {
-        close(fd);
-        return -1;
-    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     describe((struct sockaddr *)&ss, name, namelen);

@@ -42,7 +42,8 @@ static int threads;
 
 struct child_args {
     const struct spawn_req *r;
-    char *const *argv; /* searched in PATH */
+    char *const *argv;
+    const char *path; /* the program's file; NULL: argv[0] searched in PATH */
     pid_t parent;      /* wsc */
     volatile int error;
 };
@@ -79,9 +80,6 @@ __attribute__((no_sanitize_address)) static int child_main(void *arg)
      * wsc. A wsc already gone before the call is seen by getppid. */
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != a->parent)
         goto fail;
-    if (r->fd_limit && setrlimit(RLIMIT_NOFILE, r->fd_limit) != 0) {
-        /* the child keeps wsc's limit: it still runs */
-    }
     /* Any of the three below 3 (wsc started with one of its own closed)
      * moves up first, so that no dup2 overwrites another. */
     int fds[3];
@@ -93,10 +91,19 @@ __attribute__((no_sanitize_address)) static int child_main(void *arg)
     for (int i = 0; i < 3; i++)
         if (dup2(fds[i], i) < 0)
             goto fail;
+    /* The limit once the descriptors are in place: a lower one would refuse
+     * the moves above a number wsc's other clients hold (a limit bounds
+     * only the numbers opened after it; those above close at exec). */
+    if (r->fd_limit && setrlimit(RLIMIT_NOFILE, r->fd_limit) != 0) {
+        /* the child keeps wsc's limit: it still runs */
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    execvpe(a->argv[0], a->argv, r->envp);
+    if (a->path)
+        execve(a->path, a->argv, r->envp);
+    else
+        execvpe(a->argv[0], a->argv, r->envp);
 fail:
     a->error = errno ? errno : ENOEXEC;
     _exit(127);
@@ -143,7 +150,8 @@ static pid_t clone_child(struct child_stack *st, struct child_args *a, int *erro
 }
 
 /* The program, or sh -c: sh runs a command with shell syntax, and says in
- * its own words and with its own status why a program does not start. */
+ * its own words and with its own status why a program does not start. It is
+ * /bin/sh itself, not an sh that wsc's PATH may name first. */
 static void start(struct child_stack *st, struct spawn_req *r)
 {
     struct child_args a = {.r = r, .argv = r->argv, .parent = getpid()};
@@ -152,6 +160,7 @@ static void start(struct child_stack *st, struct spawn_req *r)
     if (!pid && r->shell_cmd) {
         char *sh[] = {"sh", "-c", (char *)r->shell_cmd, NULL};
         a.argv = sh;
+        a.path = "/bin/sh";
         pid = clone_child(st, &a, &error);
     }
     r->pid = pid;

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -109,6 +110,45 @@ static void falls_back_to_sh(void)
     collect(&r, out, got, sizeof(got), &status);
 }
 
+/* The fallback is /bin/sh itself, as sh -c always was: not whichever sh
+ * comes first in wsc's PATH (a directory of the user's, or a relative one). */
+static void fallback_is_bin_sh(void)
+{
+    char dir[] = "/tmp/wsc-test-spawn-XXXXXX";
+    char fake[64], *old_path = getenv("PATH");
+    bool made = mkdtemp(dir) != NULL;
+    snprintf(fake, sizeof(fake), "%s/sh", dir);
+    FILE *f = made ? fopen(fake, "w") : NULL;
+    if (f) {
+        fputs("#!/bin/sh\necho impostor\n", f);
+        fclose(f);
+        chmod(fake, 0755);
+    }
+    char path[128];
+    snprintf(path, sizeof(path), "%s:%s", dir, old_path ? old_path : "/usr/bin:/bin");
+    setenv("PATH", path, 1);
+    struct spawn_req r;
+    int out[2], status;
+    char got[256];
+    char *argv[] = {"no-such-program-wsc", NULL};
+    bool ok = f && submit(&r, argv, "echo real", out) && await(&r) && r.pid > 0;
+    if (ok)
+        collect(&r, out, got, sizeof(got), &status);
+    if (!tap_ok(ok && !strcmp(got, "real\n"), "the command runs in /bin/sh, not an sh in PATH"))
+        tap_diag("%s", ok ? got : "not started");
+    ok = f && submit(&r, NULL, "echo real", out) && await(&r) && r.pid > 0;
+    if (ok)
+        collect(&r, out, got, sizeof(got), &status);
+    if (!tap_ok(ok && !strcmp(got, "real\n"), "shell syntax too"))
+        tap_diag("%s", ok ? got : "not started");
+    if (old_path)
+        setenv("PATH", old_path, 1);
+    else
+        unsetenv("PATH");
+    unlink(fake);
+    rmdir(dir);
+}
+
 /* The child's view of itself, from /proc. */
 static void child_state(void)
 {
@@ -194,6 +234,44 @@ static void low_descriptors(void)
     tap_ok(started && n == 4 && !strcmp(got, "low\n"), "its stdin and stdout are the right ones");
 }
 
+/* A pipe below 3 moves up before the dup2s, and must find a free number
+ * under the child's lower limit: in listen mode the numbers just above 2 are
+ * long taken by other clients. */
+static void low_descriptor_under_a_low_limit(void)
+{
+    enum { TAKEN = 64 };
+    int taken[TAKEN], num_taken = 0, in[2] = {-1, -1}, out[2] = {-1, -1};
+    int saved0 = dup(0);
+    close(0);
+    bool made = pipe2(in, O_CLOEXEC) == 0 && in[0] == 0;
+    while (made && num_taken < TAKEN &&
+           (taken[num_taken] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+        num_taken++;
+    made = made && num_taken == TAKEN && pipe2(out, O_CLOEXEC) == 0;
+    struct rlimit low = {16, 16};
+    char *argv[] = {"sh", "-c", "ulimit -n; cat", NULL};
+    struct spawn_req r = {.argv = argv, .envp = no_env, .done_fd = -1,
+                          .fds = {in[0], out[1], out[1]}, .fd_limit = &low};
+    bool started = made && spawn_submit(&r) == 0 && await(&r) && r.pid > 0;
+    if (!started)
+        tap_diag("error %d", r.error);
+    close(in[0]);
+    if (started && write(in[1], "low\n", 4) != 4)
+        started = false;
+    close(in[1]);
+    char got[64] = "";
+    int status;
+    if (made)
+        collect(&r, out, got, sizeof(got), &status);
+    for (int i = 0; i < num_taken; i++)
+        close(taken[i]);
+    dup2(saved0, 0);
+    close(saved0);
+    tap_ok(made, "stdin's pipe at 0, and the numbers from 3 up to %d taken", TAKEN + 3);
+    if (!tap_ok(started && !strcmp(got, "16\nlow\n"), "the child starts, under its limit"))
+        tap_diag("%s", got);
+}
+
 /* Many at once, some withdrawn before they begin. */
 static void many_at_once(void)
 {
@@ -236,8 +314,10 @@ int main(void)
 {
     runs_a_program();
     falls_back_to_sh();
+    fallback_is_bin_sh();
     child_state();
     low_descriptors();
+    low_descriptor_under_a_low_limit();
     many_at_once();
     return tap_done();
 }
