@@ -62,12 +62,8 @@ static void on_signal(int sig)
 
 int loop_init_signals(void)
 {
-    if (pipe(sig_pipe) < 0)
+    if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return -1;
-    for (int i = 0; i < 2; i++) {
-        fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
-        fcntl(sig_pipe[i], F_SETFL, O_NONBLOCK);
-    }
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);

@@ -22,7 +22,7 @@
 /* The whole of a file (or stdin for "-"), NUL after it. */
 static uint8_t *slurp(const char *path, size_t *len, char *err, size_t errlen)
 {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    FILE *f = strcmp(path, "-") ? fopen(path, "rbe") : stdin;
     if (!f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;

@@ -29,7 +29,7 @@ static int rec_file_open(struct rec_file *rf, const char *path, uint64_t max_mes
 {
     memset(rf, 0, sizeof(*rf));
     rec_reader_init(&rf->rd, max_message);
-    rf->f = fopen(path, "rb");
+    rf->f = fopen(path, "rbe");
     if (!rf->f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;

@@ -129,7 +129,7 @@ struct tls_context *tls_context_new(const struct tls_options *o, char *err, size
         SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
     const char *keylog_file = getenv("SSLKEYLOGFILE");
     if (keylog_file && *keylog_file && !keylog) {
-        keylog = fopen(keylog_file, "a");
+        keylog = fopen(keylog_file, "ae");
         if (keylog)
             SSL_CTX_set_keylog_callback(t->ctx, keylog_line);
     }
