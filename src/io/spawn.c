@@ -113,7 +113,7 @@ fail:
  * and munmap a start would each take the memory map's lock that the loop's
  * allocations and page faults wait on. */
 struct child_stack {
-    char *base;
+    char *base; /* its lowest page is a guard: an overflow faults, not overwrites */
     size_t size;
 };
 
@@ -124,16 +124,18 @@ static pid_t clone_child(struct child_stack *st, struct child_args *a, int *erro
     while (a->argv[argc])
         argc++;
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t size = (CHILD_STACK + (argc + 2) * sizeof(char *) + page - 1) / page * page;
+    size_t size = (CHILD_STACK + (argc + 2) * sizeof(char *) + page - 1) / page * page + page;
     if (st->size < size) {
         if (st->base)
             munmap(st->base, st->size);
         st->size = 0;
         st->base = mmap(NULL, size, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        if (st->base == MAP_FAILED) {
-            st->base = NULL;
+        if (st->base == MAP_FAILED || mprotect(st->base, page, PROT_NONE) != 0) {
             *error = errno;
+            if (st->base != MAP_FAILED)
+                munmap(st->base, size);
+            st->base = NULL;
             return 0;
         }
         st->size = size;
@@ -209,7 +211,10 @@ static int add_threads(void)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    /* the CPUs wsc may run on (taskset, a container's cpuset), not the machine's */
+    cpu_set_t set;
+    long cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+                                                             : sysconf(_SC_NPROCESSORS_ONLN);
     int want = cpus <= 2 ? 1 : cpus > SPAWN_THREADS_MAX + 1 ? SPAWN_THREADS_MAX : (int)cpus - 1;
     while (threads < want) {
         pthread_t t;
