@@ -328,6 +328,14 @@ static void started(struct child_end *x)
     conn_close(c, WS_CLOSE_INTERNAL, err);
 }
 
+/* The process and what it started in its group (a pipeline that sh runs):
+ * none of them outlives the connection. */
+static void signal_group(struct child_end *x, int sig)
+{
+    if (kill(-x->pid, sig) != 0)
+        kill(x->pid, sig);
+}
+
 /* Collects the exit status if the process has ended. */
 static void reap(struct child_end *x)
 {
@@ -526,12 +534,12 @@ static void child_tick(struct local_end *e, long now)
     if (!x->pid || x->has_exited)
         return;
     if (x->term_at && now >= x->term_at) {
-        kill(x->pid, SIGTERM);
+        signal_group(x, SIGTERM);
         x->term_at = 0;
         x->kill_at = now + (long)(x->opt->close_timeout * 1000.0);
     }
     if (x->kill_at && now >= x->kill_at) {
-        kill(x->pid, SIGKILL);
+        signal_group(x, SIGKILL);
         x->kill_at = 0;
     }
 }
@@ -573,7 +581,7 @@ static void child_free(struct local_end *e)
         x->pid = x->spawn.pid;
     }
     if (x->pid && !x->has_exited) {
-        kill(x->pid, SIGKILL); /* wsc is ending at once: no zombie is left */
+        signal_group(x, SIGKILL); /* wsc is ending at once: no zombie is left */
         waitpid(x->pid, NULL, 0);
     }
     if (buf_size(&x->err_line))

@@ -520,6 +520,34 @@ def exec_processes_end_when_wsc_is_killed():
 
 
 @t.test
+def exec_pipeline_ends_with_its_connection():
+    # sh runs a pipeline whose programs never read the client's input: at
+    # the connection's end SIGTERM goes to the process's group, so none of
+    # them is left running.
+    port, proc = t.listen("--exec", "sleep 1000 | cat", "--close-timeout", "0.3")
+    hello = (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(hello)
+    group = []
+    end = time.monotonic() + 10
+    while len(group) < 3 and time.monotonic() < end:
+        shells = [pid for pid, _ in children_of(proc.proc.pid)]
+        group = shells + [pid for sh in shells for pid, _ in children_of(sh)]
+        time.sleep(0.05)
+    t.is_(len(group), 3, "--exec 'sleep 1000 | cat': sh and its two programs")
+    s.sendall(b"\x88\x82\x00\x00\x00\x00\x03\xe8")  # close 1000
+    end = time.monotonic() + 10
+    while not all(is_gone(pid) for pid in group) and time.monotonic() < end:
+        time.sleep(0.05)
+    t.is_([pid for pid in group if not is_gone(pid)], [],
+          "the connection's end: SIGTERM to the group, none of the pipeline is left")
+    t.is_(children_of(proc.proc.pid), [], "and sh is reaped")
+    s.close()
+    proc.stop()
+
+
+@t.test
 def exec_child_gets_the_starting_fd_limit():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     low = 256
