@@ -51,7 +51,8 @@ struct child_args {
 /* Runs in the child, in wsc's memory, while the thread that cloned it
  * waits: only async-signal-safe calls, and nothing of wsc's is changed but
  * a->error. Not instrumented by ASan, whose bookkeeping of the thread's
- * stack this stack of the child's would upset. */
+ * stack this stack of the child's would upset. (ThreadSanitizer's reports
+ * on this file mean nothing: the child runs on the thread's TSan state.) */
 __attribute__((no_sanitize_address)) static int child_main(void *arg)
 {
     struct child_args *a = arg;
@@ -171,6 +172,8 @@ static void start(struct child_stack *st, struct spawn_req *r)
 
 /* ---- the threads ---- */
 
+/* A thread never ends: each child's parent-death signal follows the thread
+ * that made it, so a thread that ended would SIGTERM its children. */
 static void *run_starts(void *unused)
 {
     (void)unused;
