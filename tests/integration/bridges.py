@@ -334,6 +334,43 @@ def exec_sigint_ends_everything():
 
 
 @t.test
+def exec_sigint_while_processes_start():
+    # SIGINT right after a burst of clients, while their processes are still
+    # starting on the spawn thread: wsc ends at once, and of the processes
+    # none is left running, started or not.
+    made = os.path.join(t.tmpdir(), "started")
+    os.mkdir(made)
+    nap = f"1000.{os.getpid()}"  # names this test's processes among any others
+    port, proc = t.listen("--exec", f"sh -c 'mktemp -p {made} >/dev/null; exec sleep {nap}'",
+                          "--max-clients", "60")
+    hello = (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+    for s in socks:
+        s.sendall(hello)
+    socks[-1].settimeout(10)
+    t.ok(socks[-1].recv(4096).startswith(b"HTTP/1.1 101"), "a burst of 40: the last is answered")
+    started = {pid for pid, _ in children_of(proc.proc.pid)}
+    proc.proc.send_signal(signal.SIGINT)
+    r = proc.wait(15)
+    t.exits(r, 0, "SIGINT while processes start: exit 0")
+    time.sleep(0.2)
+    sleepers = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    if f.read() == f"sleep\0{nap}\0".encode() and not is_gone(int(d)):
+                        sleepers.append(int(d))
+            except OSError:
+                pass
+    t.is_(sleepers, [], "no process of the burst is left running "
+          f"({len(os.listdir(made))} had started, {len(started)} seen before SIGINT)")
+    for s in socks:
+        s.close()
+
+
+@t.test
 def exec_client_role():
     srv = t.server("echo_server.py")
     out = t.tmpfile("client-out")
