@@ -438,10 +438,35 @@ void conn_verbose_head(const struct conn *c, char dir, const char *head, size_t 
 }
 
 
+static bool end_takes(const struct conn *c);
+
+/* With permessage-deflate a frame can inflate a thousandfold: fed whole, a
+ * read of 256 KiB could hand the end hundreds of MiB before it is asked
+ * whether it takes more. The engine then gets the read a slice at a time,
+ * and whatever the end cannot take yet waits in c->in (nothing more is read
+ * meanwhile), so that what the end holds grows by one slice's worth past
+ * its high-water mark at most. */
+#define INFLATE_SLICE 4096
+
 void conn_feed(struct conn *c, uint8_t *data, size_t len)
 {
     bool was_open = c->ws.state == WS_STATE_OPEN;
-    int rc = ws_feed(&c->ws, data, len);
+    bool is_held = len && data == buf_head(&c->in); /* what waited in c->in */
+    size_t used = c->ws.inflater ? 0 : len;
+    int rc = used ? ws_feed(&c->ws, data, len) : 0;
+    while (rc == 0 && used < len && (!used || end_takes(c)) && c->ws.state != WS_STATE_CLOSED &&
+           c->ws.state != WS_STATE_FAILED) {
+        size_t n = len - used < INFLATE_SLICE ? len - used : INFLATE_SLICE;
+        rc = ws_feed(&c->ws, data + used, n);
+        used += n;
+    }
+    bool is_over = rc != 0 || c->ws.state == WS_STATE_CLOSED || c->ws.state == WS_STATE_FAILED;
+    if (is_held)
+        buf_consume(&c->in, is_over ? len : used);
+    else if (!is_over && used < len && buf_append(&c->in, data + used, len - used) != 0)
+        rc = ws_fail(&c->ws, WS_CLOSE_INTERNAL, "out of memory holding input");
+    if (!buf_size(&c->in))
+        buf_free(&c->in);
     if (rc != 0)
         end_message_abort(c);
     if (rc != 0 && was_open && c->ws.state == WS_STATE_FAILED)
@@ -472,18 +497,17 @@ static bool end_takes(const struct conn *c)
     return c->phase != CONN_OPEN || end_can_take(c->end);
 }
 
-/* A client's frames that arrived in the same read as its handshake. */
-static bool has_early_frames(const struct conn *c)
+/* Frames in c->in: a client's that arrived in the same read as its
+ * handshake, or the rest of a read the end could not take yet. */
+static bool has_held_input(const struct conn *c)
 {
-    return c->is_server && c->phase == CONN_OPEN && buf_size(&c->in) && end_takes(c);
+    return c->phase == CONN_OPEN && buf_size(&c->in) && end_takes(c);
 }
 
-static void feed_early_frames(struct conn *c)
+static void feed_held_input(struct conn *c)
 {
-    if (!has_early_frames(c))
-        return;
-    conn_feed(c, (uint8_t *)buf_head(&c->in), buf_size(&c->in));
-    buf_free(&c->in);
+    if (has_held_input(c))
+        conn_feed(c, (uint8_t *)buf_head(&c->in), buf_size(&c->in));
 }
 
 
@@ -708,7 +732,7 @@ long conn_next_deadline(const struct conn *c, long now)
             next = ds[k];
     if (c->phase != CONN_DONE && end_takes(c) && stream_pending(c->stream))
         return 0; /* TLS holds decrypted bytes: no poll event will announce them */
-    if (has_early_frames(c))
+    if (has_held_input(c))
         return 0;
     if (next < 0)
         return -1;
@@ -720,13 +744,15 @@ void conn_service(struct conn *c, short revents)
     stream_ready(c->stream, revents);
     if (c->is_h2_preface || !is_connected(c))
         return;
+    /* what waited comes before anything read now */
+    feed_held_input(c);
     if (revents & (POLLIN | POLLHUP | POLLERR) || stream_pending(c->stream)) {
         if (c->phase == CONN_HANDSHAKE)
             conn_read_handshake(c);
-        else if (c->phase != CONN_DONE && end_takes(c))
+        else if (c->phase != CONN_DONE && end_takes(c) && !buf_size(&c->in))
             read_frames(c);
     }
-    feed_early_frames(c);
+    feed_held_input(c); /* frames that came with a handshake just read */
     if (c->phase != CONN_DONE && has_output(c))
         write_out(c);
     if (c->phase != CONN_DONE)

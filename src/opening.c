@@ -86,7 +86,8 @@ static void client_handshake_checked(struct conn *c, int rc, size_t head_len)
     /* Frames that came in the same packet as the 101 are not lost. */
     if (buf_size(&c->in) && c->phase == CONN_OPEN)
         conn_feed(c, (uint8_t *)buf_head(&c->in), buf_size(&c->in));
-    buf_free(&c->in);
+    else
+        buf_free(&c->in);
 }
 
 static void client_handshake_done(struct conn *c, size_t head_len)

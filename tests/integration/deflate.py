@@ -3,7 +3,10 @@
 """permessage-deflate (RFC 7692) against the websockets library with each of
 its parameter settings, and against scripted servers that send a deflate
 bomb, a corrupt stream or a malformed negotiation."""
+import hashlib
 import os
+import socket
+import time
 import zlib
 
 import wsctest as t
@@ -124,6 +127,83 @@ def malformed_negotiation():
         t.ok("handshake failed" in err and word in err,
              f"extension answer {value!r}: a handshake error naming {word!r}", err)
         srv.stop()
+
+
+def deflating_client(port):
+    """A raw client that offers permessage-deflate and checks it was taken."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+              b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    return s, b"permessage-deflate" in head
+
+
+def masked(frame_hex):
+    """A server-bound frame (deflate_frame's) with the mask bit and a zero mask."""
+    f = bytearray(bytes.fromhex(frame_hex))
+    n = f[1] & 0x7F
+    at = 2 + (2 if n == 126 else 8 if n == 127 else 0)
+    f[1] |= 0x80
+    return bytes(f[:at]) + b"\0\0\0\0" + bytes(f[at:])
+
+
+def peak_while(proc, seconds):
+    peak, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        peak = max(peak, t.rss_anon_kib(proc.proc.pid))
+        time.sleep(0.05)
+    return peak
+
+
+@t.test
+def deflate_bomb_to_a_process_that_does_not_read():
+    # 200 MiB of zeros in 200 kB, to a process that never reads: the engine
+    # inflates a slice at a time and stops when the process's pipe is full,
+    # instead of inflating the whole read into memory first.
+    port, proc = t.listen("-b", "--exec", "sleep 30")
+    s, took = deflating_client(port)
+    t.ok(took, "the listener takes permessage-deflate")
+    s.sendall(masked(deflate_frame(b"\0" * (200 << 20))))
+    peak = peak_while(proc, 2)
+    t.ok(proc.proc.poll() is None, "a deflate bomb to a process that does not read: wsc goes on")
+    if t.is_sanitized():
+        t.skip("a deflate bomb to a process that does not read: bounded memory", "sanitizer build")
+    else:
+        t.ok(0 < peak < 24 * 1024,
+             f"a deflate bomb to a process that does not read: wsc's RssAnon {peak} KiB < 24 MiB")
+    s.close()
+    proc.stop()
+
+
+@t.test
+def compressed_message_to_a_slow_process_arrives_whole():
+    # 24 MiB in one compressed frame to a process that starts reading a
+    # second late: what waits for it is held, then arrives whole and in order.
+    data = b"".join(b"%08d the quick brown fox jumps\n" % i for i in range(24 << 20 >> 5))
+    port, proc = t.listen("-b", "--exec", f"sh -c 'sleep 1; head -c {len(data)} | sha256sum'")
+    s, took = deflating_client(port)
+    s.sendall(masked(deflate_frame(data)))
+    peak = peak_while(proc, 1.5)
+    s.settimeout(20)
+    got = b""
+    try:  # the answer, then the close that follows the process's exit
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    except OSError:
+        pass
+    t.ok(hashlib.sha256(data).hexdigest().encode() in got,
+         "24 MiB compressed to a slow process: its sha256 comes back (every byte, in order)",
+         got[:200].decode(errors="replace"))
+    if not t.is_sanitized():
+        t.ok(0 < peak < 24 * 1024, f"while it waits, wsc's RssAnon {peak} KiB < 24 MiB")
+    s.close()
+    proc.stop()
 
 
 t.require_websockets()
