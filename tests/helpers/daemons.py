@@ -161,6 +161,16 @@ class Certs:
         return self.path(name + ".pem"), self.path(name + ".key")
 
 
+_shared_certs = {}
+
+
+def shared_certs(directory):
+    """One Certs for a test file's run, made on first use (openssl is slow)."""
+    if directory not in _shared_certs:
+        _shared_certs[directory] = Certs(directory)
+    return _shared_certs[directory]
+
+
 NGINX_CONF = """\
 {user}
 worker_processes 1;

@@ -66,14 +66,8 @@ def basic(creds):
     return "Basic " + base64.b64encode(creds.encode()).decode()
 
 
-_certs = None
-
-
 def certs():
-    global _certs
-    if _certs is None:
-        _certs = daemons.Certs(t.tmpdir())
-    return _certs
+    return daemons.shared_certs(t.tmpdir())
 
 
 def nginx(backend_port, redirects=None):

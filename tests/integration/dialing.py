@@ -11,7 +11,6 @@ path, and a proxy's CONNECT (tests/helpers/raw_proxy.py) made without blocking t
 
 import os
 import re
-import select
 import signal
 import socket
 import subprocess
@@ -26,16 +25,11 @@ t.require_wsc()
 
 sys.path.insert(0, t.HELPERS)
 import daemons  # noqa: E402
+import raw_proxy  # noqa: E402
 
 HAS_OPENSSL = subprocess.run(["openssl", "version"], capture_output=True).returncode == 0
-_certs = None
-
-
 def certs():
-    global _certs
-    if _certs is None:
-        _certs = daemons.Certs(t.tmpdir())
-    return _certs
+    return daemons.shared_certs(t.tmpdir())
 
 
 def listen_echo(*args):
@@ -116,17 +110,8 @@ class Gate:
             return
         b = socket.create_connection(("127.0.0.1", self.backend_port))
         self.passed.set()
-        socks = [a, b]
         try:
-            while True:
-                ready, _, _ = select.select(socks, [], [], 30)
-                if not ready:
-                    return
-                for s in ready:
-                    data = s.recv(65536)
-                    if not data:
-                        return
-                    (b if s is a else a).sendall(data)
+            raw_proxy.relay(a, b, 30)
         except OSError:
             return
         finally:
