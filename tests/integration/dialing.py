@@ -268,12 +268,18 @@ def http2_hanging_dial():
          proc.err)
     t.ok("connection 1:" not in proc.err.decode(), "--http2 hanging dial: 1 still dialing then",
          proc.err)
-    for i, s in ((1, a), (2, b)):
-        m = t.wait_err(proc, rf"connection {i}: (.*)", timeout=8)
-        t.is_(m.group(1) if m else None, f"cannot connect to 127.0.0.1:{gate.port}: timed out",
-              f"--http2 hanging dial: client {i} is told the shared connection timed out")
-        t.ok(is_closed(s), f"--http2 hanging dial: client {i}'s local socket is closed")
+    each_told(proc, (a, b), f"cannot connect to 127.0.0.1:{gate.port}: timed out",
+              "--http2 hanging dial (the shared connection)")
     stop(proc, "--http2 hanging dial")
+
+
+def each_told(proc, socks, reason, label):
+    """Local clients 1, 2, ... that waited on one dial: each gets its line
+    with reason, then its socket closed."""
+    for i, s in enumerate(socks, 1):
+        m = t.wait_err(proc, rf"connection {i}: (.*)", timeout=8)
+        t.is_(m.group(1) if m else None, reason, f"{label}: client {i} is told why")
+        t.ok(is_closed(s), f"{label}: client {i}'s local socket is closed")
 
 
 # ---- through a proxy --------------------------------------------------------------------
@@ -311,13 +317,8 @@ def proxy_silent():
          "silent proxy: client 2 accepted while client 1 waits for the proxy's answer")
     t.ok("connection 1:" not in proc.err.decode(), "silent proxy: 1 was still waiting then",
          proc.err)
-    for i, s in ((1, a), (2, b)):
-        m = t.wait_err(proc, rf"connection {i}: (.*)", timeout=8)
-        t.is_(m.group(1) if m else None,
-              f"proxy 127.0.0.1:{proxy.port} (from --proxy): "
-              "the proxy did not answer CONNECT in time",
-              f"silent proxy: client {i} is told, after --connect-timeout")
-        t.ok(is_closed(s), f"silent proxy: client {i}'s local socket is closed")
+    each_told(proc, (a, b), f"proxy 127.0.0.1:{proxy.port} (from --proxy): "
+              "the proxy did not answer CONNECT in time", "silent proxy (after --connect-timeout)")
     stop(proc, "silent proxy")
 
 
