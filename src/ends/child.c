@@ -23,7 +23,7 @@
 #include "core/cmdline.h"
 #include "ends/end.h"
 #include "io/net.h"
-#include "io/spawn.h"
+#include "io/spawner.h"
 #include "io/waiter.h"
 #include "ui/input.h"
 
@@ -40,7 +40,7 @@ struct child_end {
     struct local_end base;
     const struct options *opt;
     bool is_starting;   /* the start is under way on a spawn thread */
-    struct spawn_req spawn; /* reads argv, env and child_fds until it is over */
+    struct spawner_req spawn; /* reads argv, env and child_fds until it is over */
     char **argv;        /* the command's words when plain, until it starts; owned */
     struct env env;     /* its environment until it starts; owned */
     int child_fds[3];   /* its stdin, stdout and stderr until it starts; owned */
@@ -277,14 +277,14 @@ static int child_open(struct local_end *e, const struct conn_request *req, char 
     /* Shell syntax, or a program that does not start (not found, not
      * executable): sh runs it, or says why not in its own words and with
      * its own status, as sh -c always did. */
-    x->spawn = (struct spawn_req){
+    x->spawn = (struct spawner_req){
         .argv = is_plain ? x->argv : NULL,
         .shell_cmd = x->opt->exec_cmd,
         .envp = x->env.vars,
         .fds = {x->child_fds[0], x->child_fds[1], x->child_fds[2]},
         .fd_limit = net_fd_limit_for_child(),
     };
-    int rc = spawn_submit(&x->spawn);
+    int rc = spawner_submit(&x->spawn);
     if (rc != 0) {
         snprintf(err, errlen, "cannot start the process: %s", strerror(rc));
         return -1; /* child_free closes and frees the rest */
@@ -499,7 +499,7 @@ static void child_on_ready(struct local_end *e, const struct pollfd *fds, size_t
     if (fds[FD_OUT].revents && x->out_fd >= 0)
         read_stdout(x);
     if (fds[FD_PID].revents && x->is_starting) {
-        if (spawn_finish(&x->spawn))
+        if (spawner_finish(&x->spawn))
             started(x);
     } else if (fds[FD_PID].revents) {
         reap(x);
@@ -576,8 +576,8 @@ static bool child_is_done(const struct local_end *e)
 static void child_free(struct local_end *e)
 {
     struct child_end *x = (struct child_end *)e;
-    if (x->is_starting && !spawn_withdraw(&x->spawn)) {
-        spawn_wait(&x->spawn); /* it reads what is freed below */
+    if (x->is_starting && !spawner_withdraw(&x->spawn)) {
+        spawner_wait(&x->spawn); /* it reads what is freed below */
         x->pid = x->spawn.pid;
     }
     if (x->pid && !x->has_exited) {

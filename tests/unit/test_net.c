@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "net.h"
-#include "spawn.h"
+#include "spawner.h"
 #include "tap.h"
 
 static bool is_wrapped;
@@ -30,10 +30,10 @@ static void start_a_process_now(void)
         return;
     char *argv[] = {"ls", "-l", "/proc/self/fd/", NULL};
     static char *env[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", NULL};
-    struct spawn_req r = {.argv = argv, .envp = env, .fds = {out[1], out[1], out[1]}};
-    bool ok = spawn_submit(&r) == 0;
+    struct spawner_req r = {.argv = argv, .envp = env, .fds = {out[1], out[1], out[1]}};
+    bool ok = spawner_submit(&r) == 0;
     if (ok)
-        spawn_wait(&r);
+        spawner_wait(&r);
     close(out[1]);
     size_t n = 0;
     ssize_t k;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* spawn: process starts on helper threads (see spawn.h). The child is made
+/* spawner: process starts on helper threads (see spawner.h). The child is made
  * as posix_spawn makes it: clone with CLONE_VM and CLONE_VFORK on a stack of
  * its own, a few async-signal-safe calls, exec; no page of wsc is copied.
  * posix_spawn itself cannot give the child its own RLIMIT_NOFILE, and
@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "spawn.h"
+#include "spawner.h"
 #include "waiter.h"
 
 /* Starts under way at once: one a CPU but the loop's own. A start is CPU
@@ -35,13 +35,13 @@ enum { IDLE, QUEUED, RUNNING, DONE };
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t is_queued = PTHREAD_COND_INITIALIZER; /* a request waits */
 static pthread_cond_t is_over = PTHREAD_COND_INITIALIZER;   /* a start is over */
-static struct spawn_req *head, *tail;                       /* waiting, in order */
+static struct spawner_req *head, *tail;                       /* waiting, in order */
 static int threads;
 
 /* ---- the child, between clone and exec ---- */
 
 struct child_args {
-    const struct spawn_req *r;
+    const struct spawner_req *r;
     char *const *argv;
     const char *path; /* the program's file; NULL: argv[0] searched in PATH */
     pid_t parent;      /* wsc */
@@ -56,7 +56,7 @@ struct child_args {
 __attribute__((no_sanitize_address)) static int child_main(void *arg)
 {
     struct child_args *a = arg;
-    const struct spawn_req *r = a->r;
+    const struct spawner_req *r = a->r;
     /* No handler of wsc's may run here: the signal pipe is shared, and wsc
      * would take the child's signal for its own. SIGPIPE, SIGINT and SIGTERM
      * are as a process started by a shell has them (wsc ignores SIGPIPE).
@@ -155,7 +155,7 @@ static pid_t clone_child(struct child_stack *st, struct child_args *a, int *erro
 /* The program, or sh -c: sh runs a command with shell syntax, and says in
  * its own words and with its own status why a program does not start. It is
  * /bin/sh itself, not an sh that wsc's PATH may name first. */
-static void start(struct child_stack *st, struct spawn_req *r)
+static void start(struct child_stack *st, struct spawner_req *r)
 {
     struct child_args a = {.r = r, .argv = r->argv, .parent = getpid()};
     int error = ENOENT;
@@ -182,7 +182,7 @@ static void *run_starts(void *unused)
     for (;;) {
         while (!head)
             pthread_cond_wait(&is_queued, &lock);
-        struct spawn_req *r = head;
+        struct spawner_req *r = head;
         head = r->next;
         if (!head)
             tail = NULL;
@@ -232,7 +232,7 @@ static int add_threads(void)
 
 /* ---- the loop's side ---- */
 
-static void close_done_fd(struct spawn_req *r)
+static void close_done_fd(struct spawner_req *r)
 {
     waiter_forget(r->done_fd);
     close(r->done_fd);
@@ -240,7 +240,7 @@ static void close_done_fd(struct spawn_req *r)
     r->state = IDLE;
 }
 
-int spawn_submit(struct spawn_req *r)
+int spawner_submit(struct spawner_req *r)
 {
     r->pid = 0;
     r->error = 0;
@@ -265,7 +265,7 @@ int spawn_submit(struct spawn_req *r)
     return rc;
 }
 
-bool spawn_finish(struct spawn_req *r)
+bool spawner_finish(struct spawner_req *r)
 {
     pthread_mutex_lock(&lock);
     bool is_done = r->state == DONE;
@@ -275,12 +275,12 @@ bool spawn_finish(struct spawn_req *r)
     return is_done;
 }
 
-bool spawn_withdraw(struct spawn_req *r)
+bool spawner_withdraw(struct spawner_req *r)
 {
     pthread_mutex_lock(&lock);
     bool is_waiting = r->state == QUEUED;
     if (is_waiting) {
-        struct spawn_req **p = &head, *prev = NULL;
+        struct spawner_req **p = &head, *prev = NULL;
         while (*p != r) {
             prev = *p;
             p = &(*p)->next;
@@ -297,11 +297,11 @@ bool spawn_withdraw(struct spawn_req *r)
     return is_waiting;
 }
 
-void spawn_wait(struct spawn_req *r)
+void spawner_wait(struct spawner_req *r)
 {
     pthread_mutex_lock(&lock);
     while (r->state == QUEUED || r->state == RUNNING)
         pthread_cond_wait(&is_over, &lock);
     pthread_mutex_unlock(&lock);
-    spawn_finish(r);
+    spawner_finish(r);
 }

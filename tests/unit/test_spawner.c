@@ -13,25 +13,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "spawn.h"
+#include "spawner.h"
 #include "tap.h"
 
 static char *no_env[] = {"PATH=/usr/bin:/bin", NULL};
 
 /* A start with its stdout on a pipe; out[0] is ours to read. */
-static bool submit_limited(struct spawn_req *r, char **argv, const char *shell_cmd,
+static bool submit_limited(struct spawner_req *r, char **argv, const char *shell_cmd,
                            int out[2], const struct rlimit *fd_limit)
 {
-    *r = (struct spawn_req){.argv = argv, .shell_cmd = shell_cmd, .envp = no_env,
+    *r = (struct spawner_req){.argv = argv, .shell_cmd = shell_cmd, .envp = no_env,
                             .fd_limit = fd_limit, .done_fd = -1};
     if (pipe2(out, O_CLOEXEC) != 0)
         return false;
     r->fds[0] = r->fds[2] = out[1];
     r->fds[1] = out[1];
-    return spawn_submit(r) == 0;
+    return spawner_submit(r) == 0;
 }
 
-static bool submit(struct spawn_req *r, char **argv, const char *shell_cmd, int out[2])
+static bool submit(struct spawner_req *r, char **argv, const char *shell_cmd, int out[2])
 {
     return submit_limited(r, argv, shell_cmd, out, NULL);
 }
@@ -50,16 +50,16 @@ static unsigned long long ignored_signals(void)
     return mask;
 }
 
-static bool await(struct spawn_req *r)
+static bool await(struct spawner_req *r)
 {
     struct pollfd p = {.fd = r->done_fd, .events = POLLIN};
     if (poll(&p, 1, 20000) != 1)
         return false;
-    return spawn_finish(r);
+    return spawner_finish(r);
 }
 
 /* Everything the child wrote, once it has exited; its status in *status. */
-static size_t collect(struct spawn_req *r, int out[2], char *got, size_t cap, int *status)
+static size_t collect(struct spawner_req *r, int out[2], char *got, size_t cap, int *status)
 {
     close(out[1]);
     size_t n = 0;
@@ -76,7 +76,7 @@ static size_t collect(struct spawn_req *r, int out[2], char *got, size_t cap, in
 
 static void runs_a_program(void)
 {
-    struct spawn_req r;
+    struct spawner_req r;
     int out[2], status;
     char got[256];
     char *argv[] = {"echo", "hello", "there", NULL};
@@ -90,7 +90,7 @@ static void runs_a_program(void)
 
 static void falls_back_to_sh(void)
 {
-    struct spawn_req r;
+    struct spawner_req r;
     int out[2], status;
     char got[256];
     char *argv[] = {"no-such-program-wsc", NULL};
@@ -127,7 +127,7 @@ static void fallback_is_bin_sh(void)
     char path[128];
     snprintf(path, sizeof(path), "%s:%s", dir, old_path ? old_path : "/usr/bin:/bin");
     setenv("PATH", path, 1);
-    struct spawn_req r;
+    struct spawner_req r;
     int out[2], status;
     char got[256];
     char *argv[] = {"no-such-program-wsc", NULL};
@@ -152,7 +152,7 @@ static void fallback_is_bin_sh(void)
 /* The child's view of itself, from /proc. */
 static void child_state(void)
 {
-    struct spawn_req r;
+    struct spawner_req r;
     int out[2], status;
     char got[4096];
     struct rlimit low = {64, 64}, mine;
@@ -209,9 +209,9 @@ static void low_descriptors(void)
     bool made = pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0;
     bool is_low = made && (in[0] < 3 || in[1] < 3);
     char *argv[] = {"cat", NULL};
-    struct spawn_req r = {.argv = argv, .envp = no_env, .done_fd = -1,
+    struct spawner_req r = {.argv = argv, .envp = no_env, .done_fd = -1,
                           .fds = {in[0], out[1], out[1]}};
-    bool started = made && spawn_submit(&r) == 0 && await(&r) && r.pid > 0;
+    bool started = made && spawner_submit(&r) == 0 && await(&r) && r.pid > 0;
     if (made) {
         close(in[0]);
         close(out[1]);
@@ -250,9 +250,9 @@ static void low_descriptor_under_a_low_limit(void)
     made = made && num_taken == TAKEN && pipe2(out, O_CLOEXEC) == 0;
     struct rlimit low = {16, 16};
     char *argv[] = {"sh", "-c", "ulimit -n; cat", NULL};
-    struct spawn_req r = {.argv = argv, .envp = no_env, .done_fd = -1,
+    struct spawner_req r = {.argv = argv, .envp = no_env, .done_fd = -1,
                           .fds = {in[0], out[1], out[1]}, .fd_limit = &low};
-    bool started = made && spawn_submit(&r) == 0 && await(&r) && r.pid > 0;
+    bool started = made && spawner_submit(&r) == 0 && await(&r) && r.pid > 0;
     if (!started)
         tap_diag("error %d", r.error);
     close(in[0]);
@@ -276,7 +276,7 @@ static void low_descriptor_under_a_low_limit(void)
 static void many_at_once(void)
 {
     enum { N = 64 };
-    static struct spawn_req r[N];
+    static struct spawner_req r[N];
     static int out[N][2];
     char *argv[] = {"sh", "-c", "sleep 0.05; echo $$", NULL};
     int queued = 0;
@@ -285,7 +285,7 @@ static void many_at_once(void)
     tap_ok(queued == N, "%d starts queued at once", N);
     int withdrawn = 0;
     for (int i = N - 1; i >= N - 8; i--)
-        if (spawn_withdraw(&r[i])) {
+        if (spawner_withdraw(&r[i])) {
             withdrawn++;
             tap_ok(r[i].done_fd == -1 && r[i].pid == 0, "a withdrawn start never runs (%d)", i);
             close(out[i][0]);
@@ -296,7 +296,7 @@ static void many_at_once(void)
     for (int i = 0; i < N - withdrawn; i++) {
         bool ok;
         if (i % 2) {
-            spawn_wait(&r[i]);
+            spawner_wait(&r[i]);
             ok = r[i].done_fd == -1;
         } else {
             ok = await(&r[i]);
