@@ -552,6 +552,61 @@ def exec_child_gets_the_starting_fd_limit():
     proc2.stop()
 
 
+# ---- option errors ---------------------------------------------------------------------
+
+U = "ws://127.0.0.1:9/"
+BRIDGE_OPTION_ERRORS = [
+    (["-l", "0", "--exec", "cat", "--forward", "127.0.0.1:9"],
+     "--exec cannot be combined with --forward"),
+    ([U, "--exec", "cat", "--tcp-listen", "9999"], "--exec cannot be combined with --tcp-listen"),
+    ([U, "--tcp-listen", "9999", "--unix-listen", "/tmp/x.sock"],
+     "--unix-listen cannot be combined with --tcp-listen"),
+    ([U, "--unix-listen", "/tmp/x.sock", "--tcp-listen", "9999"],
+     "--tcp-listen cannot be combined with --unix-listen"),
+    (["-l", "0", "--exec", "cat", "--to", U], "--exec cannot be combined with --to"),
+    (["-l", "0", "--forward", "127.0.0.1:9", "--replay", "r.jsonl"],
+     "--forward cannot be combined with --replay"),
+    ([U, "--exec", "cat", "-f", "s"], "--exec cannot be combined with --script"),
+    ([U, "--echo", "-f", "s"], "--echo cannot be combined with --script"),
+    ([U, "--tcp-listen", "9999", "--replay", "r.jsonl"],
+     "--tcp-listen cannot be combined with --replay"),
+    (["--tcp-listen", "9999"], "--tcp-listen joins local clients to a URL: no URL given"),
+    (["--unix-listen", "/tmp/x.sock"], "--unix-listen joins local clients to a URL: no URL given"),
+    (["-l", "0", "--tcp-listen", "9999"], "--tcp-listen is for the client role"),
+    ([U, "--forward", "127.0.0.1:9"], "--forward is for listen mode"),
+    ([U, "--tcp-listen", "9999", "--one"], "--tcp-listen cannot be combined with --one"),
+    (["-l", "0", "--exec", ""], "--exec: empty command"),
+    ([U, "--exec", " \t "], "--exec: empty command"),
+    (["-l", "0", "--exec"], "option '--exec' needs an argument"),
+    (["-l", "0", "--forward"], "option '--forward' needs an argument"),
+    (["-l", "0", "--forward", "host"], "--forward: expected HOST:PORT or unix:PATH, got 'host'"),
+    (["-l", "0", "--forward", "host:99999"], "--forward: expected HOST:PORT"),
+    (["-l", "0", "--forward", "unix:"], "--forward: bad socket path"),
+    ([U, "--tcp-listen", "70000"], "--tcp-listen: expected [ADDR:]PORT, got '70000'"),
+    ([U, "--tcp-listen", "x"], "--tcp-listen: expected [ADDR:]PORT, got 'x'"),
+    ([U, "--unix-listen", ""], "--unix-listen: bad socket path ''"),
+    (["-l", "0", "--exec", "cat", "--max-clients", "0"], "--max-clients: bad number '0'"),
+    (["-l", "0", "--exec", "cat", "--max-clients", "x"], "--max-clients: bad number 'x'"),
+    (["-l", "70000", "--exec", "cat"], "--listen: bad port '70000'"),
+    ([U, "--passenv", "HOME"], "--passenv goes with --exec"),
+    (["-l", "0", "--exec", "cat", "--passenv", "A=B"], "--passenv: bad variable name 'A=B'"),
+    (["-l", "0", "--allow-origin", "x"], "--allow-origin goes with -l and --exec or --forward"),
+]
+
+
+@t.test
+def bridge_option_errors():
+    # Each bad combination or value: exit 2 at once, one line naming the
+    # option (and the pointer to --help), nothing started or listened on.
+    for args, want in BRIDGE_OPTION_ERRORS:
+        r = t.run(args, timeout=5)
+        name = " ".join(repr(a) if not a or " " in a else a for a in args)
+        t.exits(r, 2, f"wsc {name}: exit 2")
+        t.ok(len(r.err_lines) == 2 and r.err_lines[0].startswith("wsc: " + want) and
+             r.err_lines[1] == "Try 'wsc --help' for more information." and not r.out,
+             f"wsc {name}: one line says {want!r}, then the pointer to --help", str(r))
+
+
 # ---- refusals -------------------------------------------------------------------------
 
 def status_of(url, **kw):
