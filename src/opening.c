@@ -184,7 +184,7 @@ static void server_answer(struct conn *c, const struct http_head *h, struct hs_s
     }
     open_server(c, h, r, ""); /* h points into c->in: before the head is consumed */
     buf_consume(&c->in, head_len);
-    /* Frames that came with the head stay in c->in until feed_early_frames(). */
+    /* Frames that came with the head stay in c->in until feed_held_frames(). */
     if (!buf_size(&c->in))
         buf_free(&c->in);
 }

@@ -16,8 +16,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
+import zlib
 
 import wsctest as t
 
@@ -27,6 +29,8 @@ import websockets  # noqa: E402
 from websockets.exceptions import ConnectionClosed, InvalidStatusCode  # noqa: E402
 
 WEBSOCKETD = shutil.which("websocketd")
+sys.path.insert(0, t.HELPERS)
+import wsframe  # noqa: E402
 
 
 
@@ -307,6 +311,105 @@ def exec_flood_bounded_memory():
     s.close()
     proc.stop()
     t.is_(children_of(proc.proc.pid), [], "the flooding process is gone")
+
+
+class LateReader:
+    """A TCP service that reads nothing until told to, then counts every byte to EOF."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.go, self.done, self.count = threading.Event(), threading.Event(), 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        c, _ = self.sock.accept()
+        self.go.wait(30)
+        c.settimeout(30)
+        while True:
+            chunk = c.recv(1 << 16)
+            if not chunk:
+                break
+            self.count += len(chunk)
+        self.done.set()
+
+
+def deflated(payload):
+    """payload as one permessage-deflate message's data (RFC 7692 7.2.1: without the
+    00 00 ff ff tail)."""
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return (z.compress(payload) + z.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+def flood_end_that_waits(what, args, release, received):
+    """Floods a bridge whose end reads nothing yet: one message of 200 MiB of zeros
+    deflated into about 200 kB, then 16 MiB in 64 KiB messages. wsc's memory must
+    stay bounded while the end waits and once it reads (a read of deflated bytes
+    could bring a thousand times as much), and the end must get every byte."""
+    port, proc = t.listen(*args)
+    rss0, peak0 = t.rss_anon_kib(proc.proc.pid), t.status_kib(proc.proc.pid, "VmHWM")
+    block, zeros = os.urandom(64 << 10), 200 << 20
+    # the request and the deflated message in one send: they wait together
+    # in the socket's buffer, for one read to take most of them
+    request = (f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n"
+               "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n").encode()
+    frames = [request + wsframe.encode(wsframe.OP_BINARY, deflated(bytes(zeros)), rsv=4,
+                                       mask=True)]
+    frames += [wsframe.encode(wsframe.OP_BINARY, block, mask=True)] * 256
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sender = threading.Thread(target=lambda: [s.sendall(f) for f in frames], daemon=True)
+    sender.start()
+    head, _ = wsframe.read_head(s)
+    t.ok("permessage-deflate" in head, f"{what}: deflate negotiated", head)
+    time.sleep(2)
+    waiting = t.rss_anon_kib(proc.proc.pid)
+    release()
+    sender.join(60)
+    s.sendall(wsframe.encode(wsframe.OP_CLOSE, wsframe.close_payload(1000), mask=True))
+    got = received()
+    peak = t.status_kib(proc.proc.pid, "VmHWM")
+    # Bounded: the end's queue (128 KiB), a read and what one slice of deflated
+    # bytes inflates to (half a MiB), not what a whole read does (up to 256 MiB;
+    # about 5 MiB while the end waits and 20 MiB once it reads, as measured
+    # before the slices).
+    if t.is_sanitized():
+        t.skip(f"{what}: wsc's memory stays bounded", "sanitizer build")
+    else:
+        t.ok(rss0 > 0 and waiting - rss0 < 3 * 1024 and peak - peak0 < 8 * 1024,
+             f"{what}: wsc's memory stays bounded",
+             f"RssAnon {rss0} KiB at start, {waiting} KiB while the end waits; "
+             f"VmHWM {peak0} KiB at start, {peak} KiB in all")
+    t.is_(got, len(block) * 256 + zeros, f"{what}: then every byte reaches it")
+    s.close()
+    proc.stop()
+
+
+@t.test
+def flood_into_ends_that_never_read():
+    svc = LateReader()
+    flood_end_that_waits("--forward, a flood into a service that does not read yet",
+                         ["--forward", f"127.0.0.1:{svc.port}"], svc.go.set,
+                         lambda: svc.count if svc.done.wait(60) else None)
+    gate, out = t.tmpfile("gate"), t.tmpfile("count")
+    os.unlink(gate)
+
+    def counted():
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            with open(out) as f:
+                text = f.read()
+            if text.endswith("\n"):
+                return int(text)
+            time.sleep(0.05)
+        return None
+    flood_end_that_waits("-b --exec, a flood into a process that does not read yet",
+                         ["-b", "--exec", f"while [ ! -e {gate} ]; do sleep 0.05; done; "
+                          f"wc -c > {out}.tmp; mv {out}.tmp {out}"],
+                         lambda: open(gate, "w").close(), counted)
 
 
 @t.test
