@@ -15,6 +15,7 @@ import resource
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -236,6 +237,50 @@ def exec_exit_status_closes():
           "--exec: status 3 closes with 1011 naming it; a last line without newline is sent")
     proc.stop()
     proc2.stop()
+
+
+@t.test
+def exec_killed_by_a_signal():
+    port, proc = t.listen("--exec", "echo hi; kill -9 $$")
+    got, code, reason = run(converse(f"ws://127.0.0.1:{port}/", expect=1, close=False))
+    t.is_((got, code, reason), (["hi"], 1011, "process killed by signal 9 (Killed)"),
+          "--exec killed by SIGKILL: its output, then 1011 naming the signal")
+    t.ok(t.wait_err(proc, r"client 1: process killed by signal 9 \(Killed\)\n"),
+         "--exec killed by SIGKILL: one line says so", proc.err)
+    t.is_(children_of(proc.proc.pid), [], "--exec killed by SIGKILL: reaped")
+    proc.stop()
+    srv = t.server("echo_server.py")
+    r = t.run([srv.url, "--exec", "kill -9 $$"], timeout=15)
+    t.exits(r, 1, "client --exec killed by SIGKILL: exit 1")
+    t.is_([x for x in r.err_lines if "signal" in x], ["wsc: process killed by signal 9 (Killed)"],
+          "client --exec killed by SIGKILL: one line names the signal", str(r))
+
+
+@t.test
+def exec_stdout_closed_while_it_runs():
+    # A process that closes its stdout and goes on reading: the connection
+    # stays open while it runs, what the client sends still reaches it, and
+    # its exit closes with 1000.
+    out = t.tmpfile("after-stdout")
+    port, proc = t.listen("--exec", f"echo hi; exec >&-; read a; echo \"$a\" > {out}; sleep 1")
+
+    async def go():
+        async with websockets.connect(f"ws://127.0.0.1:{port}/") as ws:
+            first = await asyncio.wait_for(ws.recv(), 5)
+            start = time.monotonic()
+            await ws.send("still heard")
+            try:
+                await asyncio.wait_for(ws.recv(), 10)
+            except ConnectionClosed:
+                pass
+            return first, ws.close_code, time.monotonic() - start
+
+    first, code, took = run(go())
+    t.is_((first, code), ("hi", 1000), "--exec with stdout closed: open until it exits, then 1000")
+    t.ok(took >= 0.8, "--exec with stdout closed: its end of output does not close the connection",
+         f"closed after {took:.2f} s")
+    t.is_(open(out).read(), "still heard\n", "--exec with stdout closed: messages still reach it")
+    proc.stop()
 
 
 @t.test
@@ -881,6 +926,64 @@ def forward_refused():
 
 
 @t.test
+def forward_hostile_services():
+    port, proc = t.listen("--forward", "no-such-host.invalid:80")
+    _, code, reason = run(converse(f"ws://127.0.0.1:{port}/", close=False))
+    t.ok(code == 1011 and reason.startswith("forward: cannot resolve no-such-host.invalid"),
+         "--forward to a name that does not resolve: 1011 saying so", (code, reason))
+    t.ok(t.wait_err(proc, r"client 1: forward: cannot resolve no-such-host\.invalid"),
+         "--forward to a name that does not resolve: one line on stderr", proc.err)
+    proc.stop()
+
+    def serve(behaviour):
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+
+        def loop():
+            while True:
+                c, _ = srv.accept()
+                threading.Thread(target=behaviour, args=(c,), daemon=True).start()
+        threading.Thread(target=loop, daemon=True).start()
+        return srv.getsockname()[1]
+
+    def reset(c):
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+    port, proc = t.listen("--forward", f"127.0.0.1:{serve(reset)}")
+    _, code, reason = run(converse(f"ws://127.0.0.1:{port}/", close=False))
+    t.ok(code == 1011 and reason.endswith("lost: Connection reset by peer"),
+         "--forward to a service that resets at once: 1011 with the reason", (code, reason))
+    proc.stop()
+
+    late = {"error": None, "sent": 0}
+
+    def sends_late(c):
+        time.sleep(0.5)  # the client has gone by now
+        try:
+            for _ in range(200):
+                c.sendall(b"late\n")
+                late["sent"] += 1
+                time.sleep(0.01)
+        except OSError as e:
+            late["error"] = e
+    port, proc = t.listen("--forward", f"127.0.0.1:{serve(sends_late)}")
+    fds = len(os.listdir(f"/proc/{proc.proc.pid}/fd"))
+    _, code, _ = run(converse(f"ws://127.0.0.1:{port}/", [b"x"]))
+    t.is_(code, 1000, "--forward, a service that sends after the client left: close answered")
+    end = time.monotonic() + 5
+    while late["error"] is None and time.monotonic() < end:
+        time.sleep(0.05)
+    t.ok(isinstance(late["error"], (BrokenPipeError, ConnectionResetError)),
+         "--forward: a service that sends after the client left finds its connection closed",
+         late)
+    t.is_(len(os.listdir(f"/proc/{proc.proc.pid}/fd")), fds,
+          "--forward: nothing is left open after the client and its service are gone")
+    t.ok(proc.proc.poll() is None, "--forward: wsc goes on serving")
+    proc.stop()
+
+
+@t.test
 def forward_unix_socket():
     path = t.tmpfile("svc") + ".sock"
     svc = TcpService(unix=path)
@@ -914,6 +1017,37 @@ def tcp_listen_round_trip():
     t.is_({m["type"] for m in msgs}, {"binary"}, "--tcp-listen: binary messages")
     proc.proc.send_signal(signal.SIGINT)
     t.exits(proc.wait(5), 0, "--tcp-listen: SIGINT exits 0")
+
+
+@t.test
+def tcp_listen_port_in_use_and_reset_clients():
+    srv = t.server("echo_server.py")
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    r = t.run([srv.url, "--tcp-listen", str(busy.getsockname()[1])])
+    t.exits(r, 3, "--tcp-listen on a port in use: exit 3")
+    t.ok(len(r.err_lines) == 1 and "Address already in use" in r.err_lines[0],
+         "--tcp-listen on a port in use: one line says why", str(r))
+    busy.close()
+    lport = t.free_port()
+    proc = t.spawn([srv.url, "--tcp-listen", str(lport)])
+    t.wait_listening(lport, 5, proc)
+    s = socket.create_connection(("127.0.0.1", lport))
+    s.sendall(os.urandom(1 << 20))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()  # a reset in the middle of the stream
+    t.ok(t.wait_err(proc, r"connection 1 closed: 1011 \(internal error\) \"connection to "
+                          r"127\.0\.0\.1:\d+ lost: (Connection reset by peer|Broken pipe)\""),
+         "--tcp-listen, a local client that resets: its WebSocket closes with 1011 and why",
+         proc.err)
+    s = socket.create_connection(("127.0.0.1", lport))
+    s.settimeout(5)
+    s.sendall(b"next one")
+    t.is_(s.recv(100), b"next one", "--tcp-listen, after a reset: the next client is served")
+    s.close()
+    proc.proc.send_signal(signal.SIGINT)
+    t.exits(proc.wait(5), 0, "--tcp-listen, after a reset: SIGINT exits 0")
 
 
 @t.test
