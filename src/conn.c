@@ -17,6 +17,12 @@
 
 #define DRAIN_MS 2000        /* client: wait for the server's TCP close */
 #define DEFLATE_MIN_SIZE 128 /* smaller single-frame messages are not worth zlib's time */
+/* Compressed input is fed this much at a time while the local end takes it:
+ * deflate inflates up to about 1032 times, so a slice brings at most about
+ * half a MiB past the end's high-water mark, where a whole read could bring
+ * hundreds of MiB (a small compressed flood into a process that never reads). */
+#define INFLATE_SLICE 512
+#define INFLATE_READ (16 * 1024) /* what waits in c->in stays small */
 
 long conn_ms_from(double seconds)
 {
@@ -438,35 +444,11 @@ void conn_verbose_head(const struct conn *c, char dir, const char *head, size_t 
 }
 
 
-static bool end_takes(const struct conn *c);
-
-/* With permessage-deflate a frame can inflate a thousandfold: fed whole, a
- * read of 256 KiB could hand the end hundreds of MiB before it is asked
- * whether it takes more. The engine then gets the read a slice at a time,
- * and whatever the end cannot take yet waits in c->in (nothing more is read
- * meanwhile), so that what the end holds grows by one slice's worth past
- * its high-water mark at most. */
-#define INFLATE_SLICE 4096
-
-void conn_feed(struct conn *c, uint8_t *data, size_t len)
+/* Bytes from the peer into the engine. */
+static void conn_feed(struct conn *c, uint8_t *data, size_t len)
 {
     bool was_open = c->ws.state == WS_STATE_OPEN;
-    bool is_held = len && data == buf_head(&c->in); /* what waited in c->in */
-    size_t used = c->ws.inflater ? 0 : len;
-    int rc = used ? ws_feed(&c->ws, data, len) : 0;
-    while (rc == 0 && used < len && (!used || end_takes(c)) && c->ws.state != WS_STATE_CLOSED &&
-           c->ws.state != WS_STATE_FAILED) {
-        size_t n = len - used < INFLATE_SLICE ? len - used : INFLATE_SLICE;
-        rc = ws_feed(&c->ws, data + used, n);
-        used += n;
-    }
-    bool is_over = rc != 0 || c->ws.state == WS_STATE_CLOSED || c->ws.state == WS_STATE_FAILED;
-    if (is_held)
-        buf_consume(&c->in, is_over ? len : used);
-    else if (!is_over && used < len && buf_append(&c->in, data + used, len - used) != 0)
-        rc = ws_fail(&c->ws, WS_CLOSE_INTERNAL, "out of memory holding input");
-    if (!buf_size(&c->in))
-        buf_free(&c->in);
+    int rc = ws_feed(&c->ws, data, len);
     if (rc != 0)
         end_message_abort(c);
     if (rc != 0 && was_open && c->ws.state == WS_STATE_FAILED)
@@ -497,17 +479,39 @@ static bool end_takes(const struct conn *c)
     return c->phase != CONN_OPEN || end_can_take(c->end);
 }
 
-/* Frames in c->in: a client's that arrived in the same read as its
- * handshake, or the rest of a read the end could not take yet. */
-static bool has_held_input(const struct conn *c)
+/* Feeds what the end takes: all of it, or compressed input a slice at a
+ * time until the end is full. Returns the bytes fed; the rest waits in
+ * c->in (feed_held_frames()). */
+static size_t feed_what_end_takes(struct conn *c, uint8_t *data, size_t len)
+{
+    if (!ws_inflates(&c->ws)) {
+        conn_feed(c, data, len);
+        return len;
+    }
+    size_t used = 0;
+    while (used < len && c->phase == CONN_OPEN && !ws_is_done(&c->ws) && end_takes(c)) {
+        size_t n = len - used < INFLATE_SLICE ? len - used : INFLATE_SLICE;
+        conn_feed(c, data + used, n);
+        used += n;
+    }
+    /* a connection that ended or failed takes nothing more: the rest is dropped */
+    return c->phase == CONN_OPEN && !ws_is_done(&c->ws) ? used : len;
+}
+
+/* Frames read but not yet fed: a client's that came with its handshake, or
+ * compressed input that waits for the local end to take more. */
+static bool has_held_frames(const struct conn *c)
 {
     return c->phase == CONN_OPEN && buf_size(&c->in) && end_takes(c);
 }
 
-static void feed_held_input(struct conn *c)
+static void feed_held_frames(struct conn *c)
 {
-    if (has_held_input(c))
-        conn_feed(c, (uint8_t *)buf_head(&c->in), buf_size(&c->in));
+    if (!has_held_frames(c))
+        return;
+    buf_consume(&c->in, feed_what_end_takes(c, (uint8_t *)buf_head(&c->in), buf_size(&c->in)));
+    if (!buf_size(&c->in))
+        buf_free(&c->in);
 }
 
 
@@ -521,7 +525,10 @@ void conn_stream_failed(struct conn *c, enum conn_outcome kind)
 
 static void read_frames(struct conn *c)
 {
-    ssize_t n = stream_read(c->stream, c->env->rbuf, c->env->rbuf_size);
+    size_t room = c->env->rbuf_size;
+    if (c->phase == CONN_OPEN && ws_inflates(&c->ws) && room > INFLATE_READ)
+        room = INFLATE_READ;
+    ssize_t n = stream_read(c->stream, c->env->rbuf, room);
     if (n == STREAM_AGAIN)
         return;
     if (n < 0) {
@@ -534,8 +541,12 @@ static void read_frames(struct conn *c)
             conn_finish(c, OUTCOME_LOST, NULL);
         return;
     }
-    if (c->phase == CONN_OPEN)
-        conn_feed(c, c->env->rbuf, (size_t)n);
+    size_t used = c->phase == CONN_OPEN ? feed_what_end_takes(c, c->env->rbuf, (size_t)n)
+                                        : (size_t)n;
+    if (used < (size_t)n && buf_append(&c->in, c->env->rbuf + used, (size_t)n - used) != 0) {
+        conn_abort(c, OUTCOME_IO, "out of memory");
+        return;
+    }
     /* A peer still sending is alive: its close reply may be queued behind
      * what it sends (a large echo over a slow link). */
     if (c->phase == CONN_OPEN && c->ws.state == WS_STATE_CLOSE_SENT && c->close_wait_cap) {
@@ -732,7 +743,7 @@ long conn_next_deadline(const struct conn *c, long now)
             next = ds[k];
     if (c->phase != CONN_DONE && end_takes(c) && stream_pending(c->stream))
         return 0; /* TLS holds decrypted bytes: no poll event will announce them */
-    if (has_held_input(c))
+    if (has_held_frames(c))
         return 0;
     if (next < 0)
         return -1;
@@ -744,15 +755,14 @@ void conn_service(struct conn *c, short revents)
     stream_ready(c->stream, revents);
     if (c->is_h2_preface || !is_connected(c))
         return;
-    /* what waited comes before anything read now */
-    feed_held_input(c);
     if (revents & (POLLIN | POLLHUP | POLLERR) || stream_pending(c->stream)) {
         if (c->phase == CONN_HANDSHAKE)
             conn_read_handshake(c);
-        else if (c->phase != CONN_DONE && end_takes(c) && !buf_size(&c->in))
-            read_frames(c);
+        else if (c->phase != CONN_DONE && end_takes(c) &&
+                 !(c->phase == CONN_OPEN && buf_size(&c->in)))
+            read_frames(c); /* after the held frames: the order of the bytes is kept */
     }
-    feed_held_input(c); /* frames that came with a handshake just read */
+    feed_held_frames(c);
     if (c->phase != CONN_DONE && has_output(c))
         write_out(c);
     if (c->phase != CONN_DONE)

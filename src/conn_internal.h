@@ -20,8 +20,6 @@ void conn_verbose_head(const struct conn *c, char dir, const char *head, size_t 
 void conn_open_engine(struct conn *c, enum ws_role role, const struct ws_deflate_params *dp);
 /* ... and then the local end (server: req tells the request). */
 void conn_open_end(struct conn *c, const struct conn_request *req);
-/* Bytes from the peer into the engine. */
-void conn_feed(struct conn *c, uint8_t *data, size_t len);
 /* CONN_HANDSHAKE: the stream is readable (opening.c). */
 void conn_read_handshake(struct conn *c);
 

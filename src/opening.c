@@ -83,10 +83,9 @@ static void client_handshake_checked(struct conn *c, int rc, size_t head_len)
     c->client_hs = NULL;
     for (size_t i = 0; i < opt->num_execute; i++)
         conn_send_message(c, WS_OP_TEXT, opt->execute[i], strlen(opt->execute[i]));
-    /* Frames that came in the same packet as the 101 are not lost. */
-    if (buf_size(&c->in) && c->phase == CONN_OPEN)
-        conn_feed(c, (uint8_t *)buf_head(&c->in), buf_size(&c->in));
-    else
+    /* Frames that came in the same packet as the 101 stay in c->in until
+     * feed_held_frames(), a slice at a time when they may be compressed. */
+    if (!buf_size(&c->in) || c->phase != CONN_OPEN)
         buf_free(&c->in);
 }
 
@@ -185,7 +184,7 @@ static void server_answer(struct conn *c, const struct http_head *h, struct hs_s
     }
     open_server(c, h, r, ""); /* h points into c->in: before the head is consumed */
     buf_consume(&c->in, head_len);
-    /* Frames that came with the head stay in c->in until feed_early_frames(). */
+    /* Frames that came with the head stay in c->in until feed_held_frames(). */
     if (!buf_size(&c->in))
         buf_free(&c->in);
 }

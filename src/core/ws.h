@@ -173,6 +173,9 @@ int ws_emit_data_frame(struct ws_conn *c, unsigned op, bool has_rsv1, bool is_fi
 
 /* Bytes to write to the peer. */
 static inline struct buf *ws_output(struct ws_conn *c) { return &c->out; }
+/* True when incoming messages may be compressed (permessage-deflate): a
+ * few bytes fed may then deliver up to a thousand times as many. */
+static inline bool ws_inflates(const struct ws_conn *c) { return c->inflater != NULL; }
 /* True once nothing more will be sent or received at the WebSocket level. */
 static inline bool ws_is_done(const struct ws_conn *c)
 {

@@ -159,7 +159,9 @@ static void read_sock(struct sock_end *x)
 {
     if (input_read(&x->reader) != 0) {
         char why[600];
-        snprintf(why, sizeof(why), "connection to %s lost: %s", x->name, x->reader.error);
+        /* a failed read says how the socket failed, as a failed write does */
+        snprintf(why, sizeof(why), "connection to %s lost: %s", x->name,
+                 x->reader.error_no ? strerror(x->reader.error_no) : x->reader.error);
         sock_ended(x, WS_CLOSE_INTERNAL, why);
         return;
     }

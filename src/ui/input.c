@@ -218,6 +218,7 @@ int input_read(struct input *in)
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
         return 0;
     if (n < 0) {
+        in->error_no = errno;
         snprintf(in->error, sizeof(in->error), "cannot read input: %s", strerror(errno));
         return -1;
     }

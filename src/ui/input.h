@@ -40,6 +40,7 @@ struct input {
     uint64_t max_records;  /* -1: stop after this many; 0: no limit */
     struct utf8_state utf8;
     char error[160];
+    int error_no;          /* the errno of a failed read, else 0 */
     input_send_fn send;
     void *ctx;
 };

@@ -287,7 +287,11 @@ static enum options_result apply(struct options *o, int key, const char *arg,
             return usage(err, errlen, "--%s: bad number of seconds '%s' (or -1)", name, arg);
         o->has_wait = true;
         break;
-    case 'e': o->exec_cmd = arg; break;
+    case 'e':
+        if (!arg[strspn(arg, " \t\n")]) /* sh -c '' would end every connection at once */
+            return usage(err, errlen, "--%s: empty command%s", name, "");
+        o->exec_cmd = arg;
+        break;
     case OPT_PASSENV:
         if (!*arg || strchr(arg, '='))
             return usage(err, errlen, "--%s: bad variable name '%s'", name, arg);
@@ -308,6 +312,8 @@ static enum options_result apply(struct options *o, int key, const char *arg,
         }
         break;
     case OPT_TCP_LISTEN:
+        if (o->has_tcp_listen && o->tcp_listen_is_unix)
+            return usage(err, errlen, "--%s cannot be combined with --unix-listen%s", name, "");
         o->has_tcp_listen = true;
         o->tcp_listen_is_unix = false;
         snprintf(o->tcp_listen_addr, sizeof(o->tcp_listen_addr), "127.0.0.1");
@@ -318,6 +324,8 @@ static enum options_result apply(struct options *o, int key, const char *arg,
     case OPT_UNIX_LISTEN:
         if (!*arg || strlen(arg) >= sizeof(o->tcp_listen_addr))
             return usage(err, errlen, "--%s: bad socket path '%s'", name, arg);
+        if (o->has_tcp_listen && !o->tcp_listen_is_unix)
+            return usage(err, errlen, "--%s cannot be combined with --tcp-listen%s", name, "");
         o->has_tcp_listen = true;
         o->tcp_listen_is_unix = true;
         snprintf(o->tcp_listen_addr, sizeof(o->tcp_listen_addr), "%s", arg);
@@ -474,8 +482,6 @@ static enum options_result check_expectations(const struct options *o, char *err
     if (o->is_listen && (o->until || o->count || o->script))
         return usage(err, errlen, "%s is for the client role, not with --listen",
                      o->until ? "--until" : o->count ? "--count" : "--script", "");
-    if (o->script && o->replay)
-        return usage(err, errlen, "--script and --replay cannot be combined%s%s", "", "");
     if (o->to && !o->is_listen)
         return usage(err, errlen, "--to relays clients: it needs --listen%s%s", "", "");
     if (o->record && o->replay && is_same_file(o->record, o->replay))
@@ -499,16 +505,43 @@ static const struct option_spec *find_spec(int key)
     return NULL;
 }
 
+/* The option that chooses the connection's other end (a process, a socket,
+ * the echo, a script, a replay, a relay), NULL for stdin and stdout. Two of
+ * them are refused by name: the end taken first would silently drop the
+ * other. */
+static enum options_result check_ends(const struct options *o, const char **end, char *err,
+                                      size_t errlen)
+{
+    const struct {
+        const char *name;
+        bool is_given;
+    } ends[] = {
+        {"--exec", o->exec_cmd != NULL},
+        {"--forward", o->forward != NULL},
+        {o->tcp_listen_is_unix ? "--unix-listen" : "--tcp-listen", o->has_tcp_listen},
+        {"--echo", o->is_echo},
+        {"--script", o->script != NULL},
+        {"--replay", o->replay != NULL},
+        {"--to", o->to != NULL},
+    };
+    *end = NULL;
+    for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+        if (!ends[i].is_given)
+            continue;
+        if (*end)
+            return usage(err, errlen, "%s cannot be combined with %s: a connection has one "
+                         "other end", *end, ends[i].name);
+        *end = ends[i].name;
+    }
+    return OPTIONS_RUN;
+}
+
 /* Options that make no sense together, or only in one role. */
 static enum options_result check_combinations(const struct options *o, char *err, size_t errlen)
 {
-    const char *end = o->exec_cmd ? "--exec" : o->forward ? "--forward"
-                      : o->has_tcp_listen ? (o->tcp_listen_is_unix ? "--unix-listen" : "--tcp-listen")
-                      : o->is_echo ? "--echo" : NULL;
-    int ends = !!o->exec_cmd + !!o->forward + o->has_tcp_listen + o->is_echo;
-    if (ends > 1)
-        return usage(err, errlen, "%s cannot be combined with another of --exec, --forward, "
-                     "--tcp-listen, --unix-listen and --echo%s", end, "");
+    const char *end;
+    if (check_ends(o, &end, err, errlen) != OPTIONS_RUN)
+        return OPTIONS_USAGE;
     if (o->forward && !o->is_listen)
         return usage(err, errlen, "--forward is for listen mode (-l PORT)%s%s", "", "");
     if (o->has_tcp_listen && o->is_listen)
@@ -592,6 +625,9 @@ enum options_result options_parse(int argc, char **argv, struct options *o, char
     }
     if (num_operands == 1)
         o->url = operands[0];
+    if (!o->url && !o->is_listen && o->has_tcp_listen)
+        return usage(err, errlen, "%s joins local clients to a URL: no URL given%s",
+                     o->tcp_listen_is_unix ? "--unix-listen" : "--tcp-listen", "");
     if (!o->url && !o->is_listen)
         return usage(err, errlen, "no URL given (try 'wsc --help')%s%s", "", "");
     if (o->url && o->is_listen)

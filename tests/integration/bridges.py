@@ -15,9 +15,12 @@ import resource
 import shutil
 import signal
 import socket
+import struct
 import subprocess
+import sys
 import threading
 import time
+import zlib
 
 import wsctest as t
 
@@ -27,6 +30,8 @@ import websockets  # noqa: E402
 from websockets.exceptions import ConnectionClosed, InvalidStatusCode  # noqa: E402
 
 WEBSOCKETD = shutil.which("websocketd")
+sys.path.insert(0, t.HELPERS)
+import wsframe  # noqa: E402
 
 
 
@@ -235,6 +240,50 @@ def exec_exit_status_closes():
 
 
 @t.test
+def exec_killed_by_a_signal():
+    port, proc = t.listen("--exec", "echo hi; kill -9 $$")
+    got, code, reason = run(converse(f"ws://127.0.0.1:{port}/", expect=1, close=False))
+    t.is_((got, code, reason), (["hi"], 1011, "process killed by signal 9 (Killed)"),
+          "--exec killed by SIGKILL: its output, then 1011 naming the signal")
+    t.ok(t.wait_err(proc, r"client 1: process killed by signal 9 \(Killed\)\n"),
+         "--exec killed by SIGKILL: one line says so", proc.err)
+    t.is_(children_of(proc.proc.pid), [], "--exec killed by SIGKILL: reaped")
+    proc.stop()
+    srv = t.server("echo_server.py")
+    r = t.run([srv.url, "--exec", "kill -9 $$"], timeout=15)
+    t.exits(r, 1, "client --exec killed by SIGKILL: exit 1")
+    t.is_([x for x in r.err_lines if "signal" in x], ["wsc: process killed by signal 9 (Killed)"],
+          "client --exec killed by SIGKILL: one line names the signal", str(r))
+
+
+@t.test
+def exec_stdout_closed_while_it_runs():
+    # A process that closes its stdout and goes on reading: the connection
+    # stays open while it runs, what the client sends still reaches it, and
+    # its exit closes with 1000.
+    out = t.tmpfile("after-stdout")
+    port, proc = t.listen("--exec", f"echo hi; exec >&-; read a; echo \"$a\" > {out}; sleep 1")
+
+    async def go():
+        async with websockets.connect(f"ws://127.0.0.1:{port}/") as ws:
+            first = await asyncio.wait_for(ws.recv(), 5)
+            start = time.monotonic()
+            await ws.send("still heard")
+            try:
+                await asyncio.wait_for(ws.recv(), 10)
+            except ConnectionClosed:
+                pass
+            return first, ws.close_code, time.monotonic() - start
+
+    first, code, took = run(go())
+    t.is_((first, code), ("hi", 1000), "--exec with stdout closed: open until it exits, then 1000")
+    t.ok(took >= 0.8, "--exec with stdout closed: its end of output does not close the connection",
+         f"closed after {took:.2f} s")
+    t.is_(open(out).read(), "still heard\n", "--exec with stdout closed: messages still reach it")
+    proc.stop()
+
+
+@t.test
 def exec_invalid_utf8_and_long_lines():
     port, proc = t.listen("--exec", "printf 'ok\\n\\377\\376bad\\n'; head -c 300000 /dev/zero | "
                         "tr '\\0' x; echo; sleep 5", "--chunk", "65536")
@@ -307,6 +356,105 @@ def exec_flood_bounded_memory():
     s.close()
     proc.stop()
     t.is_(children_of(proc.proc.pid), [], "the flooding process is gone")
+
+
+class LateReader:
+    """A TCP service that reads nothing until told to, then counts every byte to EOF."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.go, self.done, self.count = threading.Event(), threading.Event(), 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        c, _ = self.sock.accept()
+        self.go.wait(30)
+        c.settimeout(30)
+        while True:
+            chunk = c.recv(1 << 16)
+            if not chunk:
+                break
+            self.count += len(chunk)
+        self.done.set()
+
+
+def deflated(payload):
+    """payload as one permessage-deflate message's data (RFC 7692 7.2.1: without the
+    00 00 ff ff tail)."""
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return (z.compress(payload) + z.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+
+def flood_end_that_waits(what, args, release, received):
+    """Floods a bridge whose end reads nothing yet: one message of 200 MiB of zeros
+    deflated into about 200 kB, then 16 MiB in 64 KiB messages. wsc's memory must
+    stay bounded while the end waits and once it reads (a read of deflated bytes
+    could bring a thousand times as much), and the end must get every byte."""
+    port, proc = t.listen(*args)
+    rss0, peak0 = t.rss_anon_kib(proc.proc.pid), t.status_kib(proc.proc.pid, "VmHWM")
+    block, zeros = os.urandom(64 << 10), 200 << 20
+    # the request and the deflated message in one send: they wait together
+    # in the socket's buffer, for one read to take most of them
+    request = (f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n"
+               "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n").encode()
+    frames = [request + wsframe.encode(wsframe.OP_BINARY, deflated(bytes(zeros)), rsv=4,
+                                       mask=True)]
+    frames += [wsframe.encode(wsframe.OP_BINARY, block, mask=True)] * 256
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sender = threading.Thread(target=lambda: [s.sendall(f) for f in frames], daemon=True)
+    sender.start()
+    head, _ = wsframe.read_head(s)
+    t.ok("permessage-deflate" in head, f"{what}: deflate negotiated", head)
+    time.sleep(2)
+    waiting = t.rss_anon_kib(proc.proc.pid)
+    release()
+    sender.join(60)
+    s.sendall(wsframe.encode(wsframe.OP_CLOSE, wsframe.close_payload(1000), mask=True))
+    got = received()
+    peak = t.status_kib(proc.proc.pid, "VmHWM")
+    # Bounded: the end's queue (128 KiB), a read and what one slice of deflated
+    # bytes inflates to (half a MiB), not what a whole read does (up to 256 MiB;
+    # about 5 MiB while the end waits and 20 MiB once it reads, as measured
+    # before the slices).
+    if t.is_sanitized():
+        t.skip(f"{what}: wsc's memory stays bounded", "sanitizer build")
+    else:
+        t.ok(rss0 > 0 and waiting - rss0 < 3 * 1024 and peak - peak0 < 8 * 1024,
+             f"{what}: wsc's memory stays bounded",
+             f"RssAnon {rss0} KiB at start, {waiting} KiB while the end waits; "
+             f"VmHWM {peak0} KiB at start, {peak} KiB in all")
+    t.is_(got, len(block) * 256 + zeros, f"{what}: then every byte reaches it")
+    s.close()
+    proc.stop()
+
+
+@t.test
+def flood_into_ends_that_never_read():
+    svc = LateReader()
+    flood_end_that_waits("--forward, a flood into a service that does not read yet",
+                         ["--forward", f"127.0.0.1:{svc.port}"], svc.go.set,
+                         lambda: svc.count if svc.done.wait(60) else None)
+    gate, out = t.tmpfile("gate"), t.tmpfile("count")
+    os.unlink(gate)
+
+    def counted():
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            with open(out) as f:
+                text = f.read()
+            if text.endswith("\n"):
+                return int(text)
+            time.sleep(0.05)
+        return None
+    flood_end_that_waits("-b --exec, a flood into a process that does not read yet",
+                         ["-b", "--exec", f"while [ ! -e {gate} ]; do sleep 0.05; done; "
+                          f"wc -c > {out}.tmp; mv {out}.tmp {out}"],
+                         lambda: open(gate, "w").close(), counted)
 
 
 @t.test
@@ -617,6 +765,61 @@ def exec_child_gets_the_starting_fd_limit():
     proc2.stop()
 
 
+# ---- option errors ---------------------------------------------------------------------
+
+U = "ws://127.0.0.1:9/"
+BRIDGE_OPTION_ERRORS = [
+    (["-l", "0", "--exec", "cat", "--forward", "127.0.0.1:9"],
+     "--exec cannot be combined with --forward"),
+    ([U, "--exec", "cat", "--tcp-listen", "9999"], "--exec cannot be combined with --tcp-listen"),
+    ([U, "--tcp-listen", "9999", "--unix-listen", "/tmp/x.sock"],
+     "--unix-listen cannot be combined with --tcp-listen"),
+    ([U, "--unix-listen", "/tmp/x.sock", "--tcp-listen", "9999"],
+     "--tcp-listen cannot be combined with --unix-listen"),
+    (["-l", "0", "--exec", "cat", "--to", U], "--exec cannot be combined with --to"),
+    (["-l", "0", "--forward", "127.0.0.1:9", "--replay", "r.jsonl"],
+     "--forward cannot be combined with --replay"),
+    ([U, "--exec", "cat", "-f", "s"], "--exec cannot be combined with --script"),
+    ([U, "--echo", "-f", "s"], "--echo cannot be combined with --script"),
+    ([U, "--tcp-listen", "9999", "--replay", "r.jsonl"],
+     "--tcp-listen cannot be combined with --replay"),
+    (["--tcp-listen", "9999"], "--tcp-listen joins local clients to a URL: no URL given"),
+    (["--unix-listen", "/tmp/x.sock"], "--unix-listen joins local clients to a URL: no URL given"),
+    (["-l", "0", "--tcp-listen", "9999"], "--tcp-listen is for the client role"),
+    ([U, "--forward", "127.0.0.1:9"], "--forward is for listen mode"),
+    ([U, "--tcp-listen", "9999", "--one"], "--tcp-listen cannot be combined with --one"),
+    (["-l", "0", "--exec", ""], "--exec: empty command"),
+    ([U, "--exec", " \t "], "--exec: empty command"),
+    (["-l", "0", "--exec"], "option '--exec' needs an argument"),
+    (["-l", "0", "--forward"], "option '--forward' needs an argument"),
+    (["-l", "0", "--forward", "host"], "--forward: expected HOST:PORT or unix:PATH, got 'host'"),
+    (["-l", "0", "--forward", "host:99999"], "--forward: expected HOST:PORT"),
+    (["-l", "0", "--forward", "unix:"], "--forward: bad socket path"),
+    ([U, "--tcp-listen", "70000"], "--tcp-listen: expected [ADDR:]PORT, got '70000'"),
+    ([U, "--tcp-listen", "x"], "--tcp-listen: expected [ADDR:]PORT, got 'x'"),
+    ([U, "--unix-listen", ""], "--unix-listen: bad socket path ''"),
+    (["-l", "0", "--exec", "cat", "--max-clients", "0"], "--max-clients: bad number '0'"),
+    (["-l", "0", "--exec", "cat", "--max-clients", "x"], "--max-clients: bad number 'x'"),
+    (["-l", "70000", "--exec", "cat"], "--listen: bad port '70000'"),
+    ([U, "--passenv", "HOME"], "--passenv goes with --exec"),
+    (["-l", "0", "--exec", "cat", "--passenv", "A=B"], "--passenv: bad variable name 'A=B'"),
+    (["-l", "0", "--allow-origin", "x"], "--allow-origin goes with -l and --exec or --forward"),
+]
+
+
+@t.test
+def bridge_option_errors():
+    # Each bad combination or value: exit 2 at once, one line naming the
+    # option (and the pointer to --help), nothing started or listened on.
+    for args, want in BRIDGE_OPTION_ERRORS:
+        r = t.run(args, timeout=5)
+        name = " ".join(repr(a) if not a or " " in a else a for a in args)
+        t.exits(r, 2, f"wsc {name}: exit 2")
+        t.ok(len(r.err_lines) == 2 and r.err_lines[0].startswith("wsc: " + want) and
+             r.err_lines[1] == "Try 'wsc --help' for more information." and not r.out,
+             f"wsc {name}: one line says {want!r}, then the pointer to --help", str(r))
+
+
 # ---- refusals -------------------------------------------------------------------------
 
 def status_of(url, **kw):
@@ -788,6 +991,64 @@ def forward_refused():
 
 
 @t.test
+def forward_hostile_services():
+    port, proc = t.listen("--forward", "no-such-host.invalid:80")
+    _, code, reason = run(converse(f"ws://127.0.0.1:{port}/", close=False))
+    t.ok(code == 1011 and reason.startswith("forward: cannot resolve no-such-host.invalid"),
+         "--forward to a name that does not resolve: 1011 saying so", (code, reason))
+    t.ok(t.wait_err(proc, r"client 1: forward: cannot resolve no-such-host\.invalid"),
+         "--forward to a name that does not resolve: one line on stderr", proc.err)
+    proc.stop()
+
+    def serve(behaviour):
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+
+        def loop():
+            while True:
+                c, _ = srv.accept()
+                threading.Thread(target=behaviour, args=(c,), daemon=True).start()
+        threading.Thread(target=loop, daemon=True).start()
+        return srv.getsockname()[1]
+
+    def reset(c):
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+    port, proc = t.listen("--forward", f"127.0.0.1:{serve(reset)}")
+    _, code, reason = run(converse(f"ws://127.0.0.1:{port}/", close=False))
+    t.ok(code == 1011 and reason.endswith("lost: Connection reset by peer"),
+         "--forward to a service that resets at once: 1011 with the reason", (code, reason))
+    proc.stop()
+
+    late = {"error": None, "sent": 0}
+
+    def sends_late(c):
+        time.sleep(0.5)  # the client has gone by now
+        try:
+            for _ in range(200):
+                c.sendall(b"late\n")
+                late["sent"] += 1
+                time.sleep(0.01)
+        except OSError as e:
+            late["error"] = e
+    port, proc = t.listen("--forward", f"127.0.0.1:{serve(sends_late)}")
+    fds = len(os.listdir(f"/proc/{proc.proc.pid}/fd"))
+    _, code, _ = run(converse(f"ws://127.0.0.1:{port}/", [b"x"]))
+    t.is_(code, 1000, "--forward, a service that sends after the client left: close answered")
+    end = time.monotonic() + 5
+    while late["error"] is None and time.monotonic() < end:
+        time.sleep(0.05)
+    t.ok(isinstance(late["error"], (BrokenPipeError, ConnectionResetError)),
+         "--forward: a service that sends after the client left finds its connection closed",
+         late)
+    t.is_(len(os.listdir(f"/proc/{proc.proc.pid}/fd")), fds,
+          "--forward: nothing is left open after the client and its service are gone")
+    t.ok(proc.proc.poll() is None, "--forward: wsc goes on serving")
+    proc.stop()
+
+
+@t.test
 def forward_unix_socket():
     path = t.tmpfile("svc") + ".sock"
     svc = TcpService(unix=path)
@@ -821,6 +1082,37 @@ def tcp_listen_round_trip():
     t.is_({m["type"] for m in msgs}, {"binary"}, "--tcp-listen: binary messages")
     proc.proc.send_signal(signal.SIGINT)
     t.exits(proc.wait(5), 0, "--tcp-listen: SIGINT exits 0")
+
+
+@t.test
+def tcp_listen_port_in_use_and_reset_clients():
+    srv = t.server("echo_server.py")
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    r = t.run([srv.url, "--tcp-listen", str(busy.getsockname()[1])])
+    t.exits(r, 3, "--tcp-listen on a port in use: exit 3")
+    t.ok(len(r.err_lines) == 1 and "Address already in use" in r.err_lines[0],
+         "--tcp-listen on a port in use: one line says why", str(r))
+    busy.close()
+    lport = t.free_port()
+    proc = t.spawn([srv.url, "--tcp-listen", str(lport)])
+    t.wait_listening(lport, 5, proc)
+    s = socket.create_connection(("127.0.0.1", lport))
+    s.sendall(os.urandom(1 << 20))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()  # a reset in the middle of the stream
+    t.ok(t.wait_err(proc, r"connection 1 closed: 1011 \(internal error\) \"connection to "
+                          r"127\.0\.0\.1:\d+ lost: (Connection reset by peer|Broken pipe)\""),
+         "--tcp-listen, a local client that resets: its WebSocket closes with 1011 and why",
+         proc.err)
+    s = socket.create_connection(("127.0.0.1", lport))
+    s.settimeout(5)
+    s.sendall(b"next one")
+    t.is_(s.recv(100), b"next one", "--tcp-listen, after a reset: the next client is served")
+    s.close()
+    proc.proc.send_signal(signal.SIGINT)
+    t.exits(proc.wait(5), 0, "--tcp-listen, after a reset: SIGINT exits 0")
 
 
 @t.test
