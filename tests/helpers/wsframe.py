@@ -14,6 +14,7 @@ import socket
 import struct
 import threading
 import time
+import zlib
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -27,18 +28,31 @@ def accept_key(key):
     return base64.b64encode(hashlib.sha1(key.strip() + GUID).digest()).decode("ascii")
 
 
-def client_handshake(port, extra="", version="13", key=None, method="GET", timeout=5):
-    """Sends an opening handshake on a raw socket to 127.0.0.1:port; returns (socket,
-    response head as text, bytes after it)."""
+def handshake_request(port, extra="", version="13", key=None, method="GET"):
+    """An opening handshake's request to 127.0.0.1:port, as bytes; extra: more header
+    lines, each ending in CRLF."""
     key = key if key is not None else base64.b64encode(os.urandom(16)).decode()
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     req = (f"{method} / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n")
     if version is not None:
         req += f"Sec-WebSocket-Version: {version}\r\n"
-    s.sendall((req + extra + "\r\n").encode())
+    return (req + extra + "\r\n").encode()
+
+
+def client_handshake(port, extra="", version="13", key=None, method="GET", timeout=5):
+    """Sends an opening handshake on a raw socket to 127.0.0.1:port; returns (socket,
+    response head as text, bytes after it)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(handshake_request(port, extra, version, key, method))
     head, rest = read_head(s)
     return s, head, rest
+
+
+def deflated(payload):
+    """payload as one permessage-deflate message's data (RFC 7692 7.2.1: without the
+    00 00 ff ff tail)."""
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return (z.compress(payload) + z.flush(zlib.Z_SYNC_FLUSH))[:-4]
 
 
 def read_head(s):

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-import zlib
 
 import wsctest as t
 
@@ -340,8 +339,7 @@ def exec_ignores_sigterm():
 def exec_flood_bounded_memory():
     port, proc = t.listen("--exec", "yes flood-flood-flood-flood")
     s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    s.sendall(wsframe.handshake_request(port))
     s.recv(4096)  # the 101; then the client never reads
     time.sleep(3)
     first = t.rss_anon_kib(proc.proc.pid)
@@ -381,13 +379,6 @@ class LateReader:
         self.done.set()
 
 
-def deflated(payload):
-    """payload as one permessage-deflate message's data (RFC 7692 7.2.1: without the
-    00 00 ff ff tail)."""
-    z = zlib.compressobj(9, zlib.DEFLATED, -15)
-    return (z.compress(payload) + z.flush(zlib.Z_SYNC_FLUSH))[:-4]
-
-
 def flood_end_that_waits(what, args, release, received):
     """Floods a bridge whose end reads nothing yet: one message of 200 MiB of zeros
     deflated into about 200 kB, then 16 MiB in 64 KiB messages. wsc's memory must
@@ -398,11 +389,8 @@ def flood_end_that_waits(what, args, release, received):
     block, zeros = os.urandom(64 << 10), 200 << 20
     # the request and the deflated message in one send: they wait together
     # in the socket's buffer, for one read to take most of them
-    request = (f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-               "Sec-WebSocket-Version: 13\r\n"
-               "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n").encode()
-    frames = [request + wsframe.encode(wsframe.OP_BINARY, deflated(bytes(zeros)), rsv=4,
+    request = wsframe.handshake_request(port, "Sec-WebSocket-Extensions: permessage-deflate\r\n")
+    frames = [request + wsframe.encode(wsframe.OP_BINARY, wsframe.deflated(bytes(zeros)), rsv=4,
                                        mask=True)]
     frames += [wsframe.encode(wsframe.OP_BINARY, block, mask=True)] * 256
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
@@ -491,8 +479,7 @@ def exec_sigint_while_processes_start():
     nap = f"1000.{os.getpid()}"  # names this test's processes among any others
     port, proc = t.listen("--exec", f"sh -c 'mktemp -p {made} >/dev/null; exec sleep {nap}'",
                           "--max-clients", "60")
-    hello = (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    hello = wsframe.handshake_request(port)
     socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
     for s in socks:
         s.sendall(hello)
@@ -560,9 +547,7 @@ def exec_burst_of_clients_that_leave_at_once():
     made = os.path.join(t.tmpdir(), "burst")
     os.mkdir(made)
     port, proc = t.listen("--exec", f"mktemp -p {made}", "--max-clients", "30")
-    hello = (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-             b"\x88\x82\x00\x00\x00\x00\x03\xe8")
+    hello = wsframe.handshake_request(port) + b"\x88\x82\x00\x00\x00\x00\x03\xe8"
     socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
     for s in socks:
         s.sendall(hello)
@@ -678,13 +663,11 @@ def exec_processes_end_when_wsc_is_killed():
     # parent-death signal), a program wsc runs itself or one sh execs.
     port, proc = t.listen("--exec", "sleep 1000")
     port2, proc2 = t.listen("--exec", "exec sleep 1000")
-    hello = (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
     socks, pids = [], []
     for p, pr in ((port, proc), (port2, proc2)):
         for _ in range(3):
             s = socket.create_connection(("127.0.0.1", p))
-            s.sendall(hello)
+            s.sendall(wsframe.handshake_request(p))
             socks.append(s)
         end = time.monotonic() + 10
         while len(children_of(pr.proc.pid)) < 3 and time.monotonic() < end:
@@ -710,8 +693,7 @@ def exec_pipeline_ends_with_its_connection():
     # the connection's end SIGTERM goes to the process's group, so none of
     # them is left running.
     port, proc = t.listen("--exec", "sleep 1000 | cat", "--close-timeout", "0.3")
-    hello = (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-             b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    hello = wsframe.handshake_request(port)
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(hello)
     group = []

@@ -5,11 +5,13 @@ its parameter settings, and against scripted servers that send a deflate
 bomb, a corrupt stream or a malformed negotiation."""
 import hashlib
 import os
-import socket
+import sys
 import time
-import zlib
 
 import wsctest as t
+
+sys.path.insert(0, t.HELPERS)
+import wsframe  # noqa: E402
 
 SETTINGS = [
     "",
@@ -69,10 +71,7 @@ def trace_shows_sizes():
 
 
 def deflate_frame(payload, fin=True):
-    z = zlib.compressobj(9, zlib.DEFLATED, -15)
-    data = z.compress(payload) + z.flush(zlib.Z_SYNC_FLUSH)
-    if data.endswith(b"\x00\x00\xff\xff"):
-        data = data[:-4]
+    data = wsframe.deflated(payload)
     head = bytes([(0x80 if fin else 0) | 0x40 | 0x2])
     n = len(data)
     head += bytes([n]) if n < 126 else bytes([126]) + n.to_bytes(2, "big") if n < 65536 \
@@ -131,23 +130,13 @@ def malformed_negotiation():
 
 def deflating_client(port):
     """A raw client that offers permessage-deflate and checks it was taken."""
-    s = socket.create_connection(("127.0.0.1", port))
-    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-              b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-              b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += s.recv(1)
-    return s, b"permessage-deflate" in head
+    s, head, _ = wsframe.client_handshake(port, EXT + "\r\n", timeout=None)
+    return s, "permessage-deflate" in head
 
 
-def masked(frame_hex):
-    """A server-bound frame (deflate_frame's) with the mask bit and a zero mask."""
-    f = bytearray(bytes.fromhex(frame_hex))
-    n = f[1] & 0x7F
-    at = 2 + (2 if n == 126 else 8 if n == 127 else 0)
-    f[1] |= 0x80
-    return bytes(f[:at]) + b"\0\0\0\0" + bytes(f[at:])
+def bomb_frame(payload):
+    """payload deflated into one masked binary frame, client to server."""
+    return wsframe.encode(wsframe.OP_BINARY, wsframe.deflated(payload), rsv=4, mask=True)
 
 
 def peak_while(proc, seconds):
@@ -166,7 +155,7 @@ def deflate_bomb_to_a_process_that_does_not_read():
     port, proc = t.listen("-b", "--exec", "sleep 30")
     s, took = deflating_client(port)
     t.ok(took, "the listener takes permessage-deflate")
-    s.sendall(masked(deflate_frame(b"\0" * (200 << 20))))
+    s.sendall(bomb_frame(b"\0" * (200 << 20)))
     peak = peak_while(proc, 2)
     t.ok(proc.proc.poll() is None, "a deflate bomb to a process that does not read: wsc goes on")
     if t.is_sanitized():
@@ -185,7 +174,7 @@ def compressed_message_to_a_slow_process_arrives_whole():
     data = b"".join(b"%08d the quick brown fox jumps\n" % i for i in range(24 << 20 >> 5))
     port, proc = t.listen("-b", "--exec", f"sh -c 'sleep 1; head -c {len(data)} | sha256sum'")
     s, took = deflating_client(port)
-    s.sendall(masked(deflate_frame(data)))
+    s.sendall(bomb_frame(data))
     peak = peak_while(proc, 1.5)
     s.settimeout(20)
     got = b""
