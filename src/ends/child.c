@@ -40,10 +40,11 @@ struct child_end {
     struct local_end base;
     const struct options *opt;
     bool is_starting;   /* the start is under way on a spawn thread */
-    struct spawner_req spawn; /* reads argv, env and child_fds until it is over */
+    /* the start: its fds are the child's stdin, stdout and stderr, owned until
+     * it is over; it reads argv and env until then */
+    struct spawner_req spawn;
     char **argv;        /* the command's words when plain, until it starts; owned */
     struct env env;     /* its environment until it starts; owned */
-    int child_fds[3];   /* its stdin, stdout and stderr until it starts; owned */
     pid_t pid;          /* 0: not started */
     int pidfd;          /* readable once the process exits; owned */
     int in_fd;          /* its stdin; owned; -1 once closed */
@@ -270,9 +271,6 @@ static int child_open(struct local_end *e, const struct conn_request *req, char 
     x->out_fd = out[0];
     x->err_fd = er[0];
     x->reader.fd = x->out_fd;
-    x->child_fds[0] = in[0];
-    x->child_fds[1] = out[1];
-    x->child_fds[2] = er[1];
     is_plain = cmdline_split(x->opt->exec_cmd, &x->argv) == CMDLINE_PLAIN;
     /* Shell syntax, or a program that does not start (not found, not
      * executable): sh runs it, or says why not in its own words and with
@@ -281,7 +279,7 @@ static int child_open(struct local_end *e, const struct conn_request *req, char 
         .argv = is_plain ? x->argv : NULL,
         .shell_cmd = x->opt->exec_cmd,
         .envp = x->env.vars,
-        .fds = {x->child_fds[0], x->child_fds[1], x->child_fds[2]},
+        .fds = {in[0], out[1], er[1]},
         .fd_limit = net_fd_limit_for_child(),
     };
     int rc = spawner_submit(&x->spawn);
@@ -298,7 +296,7 @@ static void drop_start(struct child_end *x)
 {
     x->is_starting = false;
     for (int i = 0; i < 3; i++)
-        close_fd(&x->child_fds[i]);
+        close_fd(&x->spawn.fds[i]);
     env_free(&x->env);
     free(x->argv);
     x->argv = NULL;
@@ -622,7 +620,7 @@ struct local_end *child_end_new(const struct options *opt)
     x->opt = opt;
     x->pidfd = x->in_fd = x->out_fd = x->err_fd = x->spawn.done_fd = -1;
     for (int i = 0; i < 3; i++)
-        x->child_fds[i] = -1;
+        x->spawn.fds[i] = -1;
     buf_init(&x->to_child, 0);
     buf_init(&x->err_line, 0);
     input_init(&x->reader, -1, opt, send_to_conn, x);
